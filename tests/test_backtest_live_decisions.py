@@ -6,15 +6,18 @@ proxy) and stale snapshots (fail closed)."""
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from launcher import backtest as bt
-from helpers import NO_SHEDDING
-from tests.test_gate_service import BOOK, P26, settle, write_book, write_cluster_state
+from launcher import backtest as bt, keys
+from helpers import NO_SHEDDING, write_topology
+from tests.test_gate_service import (BOOK, P26, dealer_proposals, proposal_body, settle, write_book,
+                                     write_cluster_state)
 
 pytestmark = pytest.mark.integration
 
@@ -72,6 +75,23 @@ def backtest_phase(settings: bt.Settings, stress: float, updated: int, book_ts: 
                          np.zeros((1, k)), np.zeros((1, k), dtype=bool), positions, None)
 
 
+def assert_same_decision(proposal: tuple, reply: dict, d: dict) -> set[str]:
+    """The backtest's decision d is the live reply's: final action, reason, K source, replayed, stress and K (1e-9),
+    permit (but for a replay's), or both plan_id_conflict; what was seen (reason or replayed, K source)."""
+    where = (proposal, reply, d)
+    if reply["status"] == "error":
+        assert (reply["reason"], d["gate_reason"], d["final_action"]) == ("plan_id_conflict",) * 2 + ("",), where
+        return {"plan_id_conflict"}
+    live = reply["decision"]
+    assert (d["final_action"], d["gate_reason"], d["k_source"], bool(d.get("replayed"))) == \
+        (live["final_action"], live["gate_reason"], live["k_source"], live["replayed"]), where
+    assert d["stress"] == pytest.approx(live["stress"], abs=1e-9), where
+    assert d["K"] == pytest.approx(live["K"], abs=1e-9), where
+    if not live["replayed"]:  # a replay: the backtest records no second permit (docs/backtest.md)
+        assert d["permit"] == live["permit"], where
+    return {live["gate_reason"] if not live["replayed"] else "replayed", f"K from the {live['k_source']}"}
+
+
 def test_the_backtest_decides_each_proposal_as_the_live_gate_and_issuer_did(p26):
     settings = bt.settings_from_topology(str(p26.topology))
     seen = set()
@@ -79,19 +99,218 @@ def test_the_backtest_decides_each_proposal_as_the_live_gate_and_issuer_did(p26)
         updated, book_ts, sent = live_phase(p26, stress, state_age_s, book_age_s, proposals)
         decided = backtest_phase(settings, stress, updated, book_ts, sent)
         for (t, plan_id, proposal, reply), d in zip(sent, decided):
-            where = (proposal, reply, d)
-            if reply["status"] == "error":
-                assert (reply["reason"], d["gate_reason"], d["final_action"]) == ("plan_id_conflict",) * 2 + ("",), where
-                seen.add("plan_id_conflict")
-                continue
-            live = reply["decision"]
-            assert (d["final_action"], d["gate_reason"], d["k_source"], bool(d.get("replayed"))) == \
-                (live["final_action"], live["gate_reason"], live["k_source"], live["replayed"]), where
-            assert d["stress"] == pytest.approx(live["stress"], abs=1e-9), where
-            assert d["K"] == pytest.approx(live["K"], abs=1e-9), where
-            if not live["replayed"]:  # a replay: the backtest records no second permit (docs/backtest.md)
-                assert d["permit"] == live["permit"], where
-            seen.add(live["gate_reason"] if not live["replayed"] else "replayed")
-            seen.add(f"K from the {live['k_source']}")
+            seen |= assert_same_decision(proposal, reply, d)
     assert seen >= {"riskoff_accelerate", "cooldown_downgrade", "replayed", "plan_id_conflict", "not_allowed",
                     "fail_closed_portfolio_state", "pass", "K from the cluster", "K from the proxy"}, seen
+
+
+# --------------------------------------------------------------------------- histories over several slots
+# The cases above each decide on one state and one book. Below, one history per test runs in real time against the
+# live gate and issuer, with states written (and left to go stale), books changed and cooldowns carried from slot to
+# slot, and is then decided whole by the backtest (revbtlive).
+
+COOLDOWN_TTL_S = 2  # the issuer's (whole seconds, as the topology takes it)
+STALE_AFTER_S = 8   # the positions'; the demo's gate freshness_s is 3 s
+# The live gate decides a proposal a little after the client sent it, and the issuer sets a cooldown a little after
+# that: a proposal meant to fall inside a window is sent MARGIN_S before its end by the send time of what opened it,
+# one meant to fall outside is sent MARGIN_S after its end by the reply time (always after the issuer's write).
+MARGIN_S = 0.6
+# A book the cooldown and fallback histories hold: long BTC and ETH against short SOL, concentration 0.128, so that
+# stress (0.632 + 0.15 K) stays between the cold and risk-off lines and a cooldown's step shows in the reason.
+BALANCED = {"BTCUSDT": (0.5, 64000.0), "ETHUSDT": (2.0, 3400.0), "SOLUSDT": (-200.0, 150.0)}
+
+
+@pytest.fixture
+def p26_short(tmp_path, redis_server):
+    """The gate and issuer with a COOLDOWN_TTL_S cooldown and STALE_AFTER_S snapshots, so that histories cross them
+    within seconds."""
+    system = P26(tmp_path / "p26", redis_server.url, gate_settings=NO_SHEDDING,
+                 issuer_settings={"cooldown_ttl_s": COOLDOWN_TTL_S})
+    system.data["positions"]["stale_after_s"] = STALE_AFTER_S
+    write_topology(system.topology, system.data)
+    system.redis = redis_server.client()
+    try:
+        yield system.start()
+    finally:
+        system.stop()
+
+
+class LiveHistory:
+    """A history run against the live gate and issuer as it is written (states, snapshots, proposals, waits), and
+    recorded as the backtest's inputs: states published at their updated_ts_ms, positions rows at their ts_epoch,
+    proposals at the time they were sent."""
+
+    def __init__(self, p26: P26, workdir: Path):
+        self.p26, self.r, self.workdir = p26, p26.redis, workdir
+        self.r.flushdb()
+        self.states: list[tuple[float, float]] = []            # (published at, cluster stress)
+        self.rows: list[tuple[float, str, float, float]] = []  # (ts, symbol, position_amt, mark_price)
+        self.sent: list[tuple] = []                            # (sent at, plan_id, proposal, reply)
+        self.plans: dict[str, str] = {}
+        self.times: dict[str, tuple[float, float]] = {}        # label -> (sent at, reply at)
+
+    def state(self, stress: float) -> None:
+        """The state writer's write of a new state: stamped now (after every proposal sent so far), read by the
+        gate before the next proposal."""
+        published = time.time()
+        self.r.hset(keys.CLUSTER_STATE, mapping={"updated_ts": int(published), "updated_ts_ms": int(published * 1000),
+                                                 "cluster_stress": stress, "clusters_count": 1})
+        settle(self.p26, time.time())
+        self.states.append((published, stress))
+
+    def book(self, positions: dict[str, tuple[float, float]]) -> None:
+        """The execution layer's snapshots of these symbols (position_amt, mark_price), stamped ts_epoch in whole
+        seconds: the next second, after every proposal sent so far, is waited for."""
+        ts = math.floor(time.time()) + 1
+        time.sleep(max(0.0, ts - time.time()))
+        for symbol, (amt, mark) in positions.items():
+            self.r.hset(keys.position_snapshot(symbol), mapping={"position_amt": amt, "mark_price": mark,
+                                                                 "ts_epoch": ts})
+            self.rows.append((float(ts), symbol, amt, mark))
+        settle(self.p26, time.time())
+
+    def at(self, label: str, offset_s: float, after_reply: bool = False) -> None:
+        """Wait until offset_s after the proposal `label` was sent (or its reply came)."""
+        until = self.times[label][1 if after_reply else 0] + offset_s
+        time.sleep(max(0.0, until - time.time()))
+
+    def propose(self, key: str, symbol: str, action: str, kill_score: float = 0.0, label: str | None = None) -> None:
+        plan_id = self.plans.setdefault(key, uuid.uuid4().hex)
+        sent = time.time()
+        reply = self.p26.client.propose(symbol, action, kill_score=kill_score, plan_id=plan_id)
+        self.times[label or key] = (sent, time.time())
+        self.sent.append((sent, plan_id, (symbol, action, kill_score), reply))
+
+    def propose_at_once(self, proposals: list[tuple[str, str, str]]) -> None:
+        """Proposals (key, symbol, action) sent together on one DEALER, decided by the gate in one batch where it
+        can; the backtest takes them all at the time they were sent, in order."""
+        plan_ids = [self.plans.setdefault(key, uuid.uuid4().hex) for key, _, _ in proposals]
+        sent = time.time()
+        replies = dealer_proposals(self.p26.endpoint, [proposal_body(plan_id, symbol, action)
+                                                       for plan_id, (_, symbol, action) in zip(plan_ids, proposals)])
+        for plan_id, (key, symbol, action), reply in zip(plan_ids, proposals, replies):
+            self.times[key] = (sent, time.time())
+            self.sent.append((sent, plan_id, (symbol, action, 0.0), reply))
+
+    def decided_by_the_backtest(self, settings: bt.Settings) -> list[dict]:
+        """The history through the backtest's decide_all, its positions and proposals read from the files
+        `--positions` and `--proposals` take (written in workdir), each time as repr writes it."""
+        positions_csv, proposals_csv = self.workdir / "positions.csv", self.workdir / "proposals.csv"
+        positions_csv.write_text("ts,symbol,position_amt,mark_price\n" + "".join(
+            f"{ts!r},{symbol},{amt!r},{mark!r}\n" for ts, symbol, amt, mark in self.rows))
+        proposals_csv.write_text("ts,plan_id,symbol,action_proposed,kill_score\n" + "".join(
+            f"{t!r},{plan_id},{symbol},{action},{kill_score!r}\n"
+            for t, plan_id, (symbol, action, kill_score), _ in self.sent))
+        n, k = len(self.states), len(settings.symbols)
+        return bt.decide_all(settings, bt.read_proposals(str(proposals_csv)), 0,
+                             np.array([p for p, _ in self.states], dtype=np.float64), np.ones(n, dtype=bool),
+                             np.array([s for _, s in self.states], dtype=np.float64), np.zeros((n, k)),
+                             np.zeros((n, k), dtype=bool),
+                             bt.read_positions(str(positions_csv), settings.symbols, settings.positions.stale_after_s),
+                             None)
+
+    def assert_the_backtest_agrees(self) -> list[tuple[dict, dict]]:
+        """Every proposal decided by the backtest as the live gate and issuer did; (live reply, backtest decision)."""
+        decided = self.decided_by_the_backtest(bt.settings_from_topology(str(self.p26.topology)))
+        assert len(decided) == len(self.sent)
+        for (_, _, proposal, reply), d in zip(self.sent, decided):
+            assert_same_decision(proposal, reply, d)
+        return [(reply, d) for (_, _, _, reply), d in zip(self.sent, decided)]
+
+
+def decisions(pairs: list[tuple[dict, dict]]) -> list[tuple]:
+    """(final action, reason, K source) of each live decision, to state what a history must have gone through."""
+    return [(reply["decision"]["final_action"], reply["decision"]["gate_reason"], reply["decision"]["k_source"])
+            for reply, _ in pairs]
+
+
+def test_a_cooldown_is_carried_across_slots_inside_and_just_outside_its_ttl_as_live(p26_short, tmp_path):
+    h = LiveHistory(p26_short, tmp_path)
+    h.book(BALANCED)
+    h.state(0.3)
+    h.propose("a", "BTCUSDT", "PARTIAL_50")                       # pass: the cooldown until a + ttl
+    h.state(0.35)                                                 # a new slot
+    h.at("a", COOLDOWN_TTL_S - MARGIN_S)
+    h.propose("b", "BTCUSDT", "PARTIAL_50")                       # inside: PARTIAL_25, and the cooldown set again
+    h.propose("c", "ETHUSDT", "PARTIAL_50")                       # another symbol: no cooldown
+    h.state(0.4)
+    h.at("a", COOLDOWN_TTL_S + MARGIN_S, after_reply=True)
+    h.propose("d", "BTCUSDT", "PARTIAL_25")                       # outside a's, inside b's: HOLD, nothing set
+    h.propose("e", "ETHUSDT", "FULL_CLOSE_PROPOSED")              # inside c's: PARTIAL_75
+    h.book(BALANCED)                                              # the snapshots kept fresh
+    h.state(0.45)
+    h.at("b", COOLDOWN_TTL_S + MARGIN_S, after_reply=True)
+    h.propose("f", "BTCUSDT", "FULL_CLOSE_PROPOSED")              # just outside b's (d set none): pass
+    h.propose("b", "BTCUSDT", "PARTIAL_50")                       # b again: its recorded decision, no cooldown step
+    h.propose_at_once([("g", "SOLUSDT", "PARTIAL_75"), ("h", "SOLUSDT", "PARTIAL_75")])  # one batch: h under g's
+    h.state(0.5)
+    h.at("f", COOLDOWN_TTL_S - MARGIN_S)
+    h.propose("i", "BTCUSDT", "HOLD")                             # HOLD under a cooldown: HOLD pass, nothing set
+    h.state(0.55)
+    h.at("f", COOLDOWN_TTL_S + MARGIN_S, after_reply=True)
+    h.propose("j", "BTCUSDT", "PARTIAL_25")                       # outside f's: pass
+    pairs = h.assert_the_backtest_agrees()
+    assert decisions(pairs) == [
+        ("PARTIAL_50", "pass", "cluster"), ("PARTIAL_25", "cooldown_downgrade", "cluster"),
+        ("PARTIAL_50", "pass", "cluster"), ("HOLD", "cooldown_downgrade", "cluster"),
+        ("PARTIAL_75", "cooldown_downgrade", "cluster"), ("FULL_CLOSE_PROPOSED", "pass", "cluster"),
+        ("PARTIAL_25", "cooldown_downgrade", "cluster"), ("PARTIAL_75", "pass", "cluster"),
+        ("PARTIAL_50", "cooldown_downgrade", "cluster"), ("HOLD", "pass", "cluster"),
+        ("PARTIAL_25", "pass", "cluster")], pairs
+
+
+def test_a_stale_cluster_state_falls_back_to_the_proxy_and_back_over_several_slots_as_live(p26_short, tmp_path):
+    freshness_s = bt.settings_from_topology(str(p26_short.topology)).freshness_s
+    h = LiveHistory(p26_short, tmp_path)
+    h.book(BALANCED)
+    h.propose("none", "BTCUSDT", "HOLD")                          # no state yet: the proxy
+    h.state(0.2)
+    h.propose("p0", "BTCUSDT", "HOLD")
+    h.at("p0", freshness_s - MARGIN_S)
+    h.propose("p0-late", "ETHUSDT", "HOLD")                       # still fresh
+    h.at("p0-late", 2 * MARGIN_S)
+    h.propose("p0-stale", "SOLUSDT", "HOLD")                      # stale: the proxy
+    h.book(BALANCED)                                              # snapshots kept fresh, no new state
+    h.propose("p0-staler", "BTCUSDT", "FULL_CLOSE_PROPOSED")
+    h.state(0.9)                                                  # fresh again: the cluster
+    h.propose("p1", "ETHUSDT", "PARTIAL_25")
+    h.at("p1", freshness_s + MARGIN_S, after_reply=True)
+    h.propose("p1-stale", "SOLUSDT", "PARTIAL_25")                # the proxy
+    h.state(0.6)
+    h.propose("p2", "SOLUSDT", "FULL_CLOSE_PROPOSED")             # SOL's cooldown from p1-stale, K from the cluster
+    pairs = h.assert_the_backtest_agrees()
+    assert decisions(pairs) == [
+        ("HOLD", "pass", "proxy"), ("HOLD", "pass", "cluster"), ("HOLD", "pass", "cluster"), ("HOLD", "pass", "proxy"),
+        ("FULL_CLOSE_PROPOSED", "pass", "proxy"), ("PARTIAL_25", "pass", "cluster"), ("PARTIAL_25", "pass", "proxy"),
+        ("PARTIAL_75", "cooldown_downgrade", "cluster")], pairs
+    k = [reply["decision"]["K"] for reply, _ in pairs]
+    assert (k[1], k[5], k[7]) == (0.2, 0.9, 0.6) and k[3] == k[4] == pytest.approx(38800 / 68800, abs=1e-6), k
+
+
+def test_positions_that_change_sign_go_flat_and_come_back_between_slots_are_decided_as_live(p26_short, tmp_path):
+    h = LiveHistory(p26_short, tmp_path)
+    long_btc = {"BTCUSDT": (0.5, 64000.0), "ETHUSDT": (8.0, 3400.0), "SOLUSDT": (-40.0, 150.0)}
+    h.book(long_btc)
+    h.propose("long", "BTCUSDT", "HOLD")                          # no state: K is the proxy, the long side's weight
+    h.book({"BTCUSDT": (-0.5, 64000.0)})                          # BTC short: net short, another proxy
+    h.propose("short", "BTCUSDT", "HOLD")
+    h.propose("short-close", "SOLUSDT", "FULL_CLOSE_PROPOSED")   # stress 0.73: not cold
+    h.book({"BTCUSDT": (0.0, 64000.0), "ETHUSDT": (0.0, 3400.0), "SOLUSDT": (0.0, 150.0)})  # every position flat
+    h.propose("flat", "BTCUSDT", "FULL_CLOSE_PROPOSED")           # stress 0: cold
+    h.propose("flat-hard", "ETHUSDT", "FULL_CLOSE_PROPOSED", kill_score=0.9)
+    h.book({"ETHUSDT": (-8.0, 3400.0)})                           # ETH back, short
+    h.propose("eth-short", "BTCUSDT", "HOLD")
+    h.state(0.5)
+    h.book(long_btc)                                              # all back, a fresh state
+    h.propose("back", "BTCUSDT", "PARTIAL_50")
+    h.at("back", STALE_AFTER_S + MARGIN_S, after_reply=True)      # no snapshot refreshed: every one stale
+    h.propose("gone", "ETHUSDT", "PARTIAL_50")
+    pairs = h.assert_the_backtest_agrees()
+    assert decisions(pairs) == [
+        ("HOLD", "pass", "proxy"), ("HOLD", "pass", "proxy"), ("FULL_CLOSE_PROPOSED", "pass", "proxy"),
+        ("PARTIAL_50", "forbid_full_close_portfolio_cold", "proxy"),
+        ("PARTIAL_75", "forbid_full_close_portfolio_cold_ks_hard", "proxy"), ("HOLD", "pass", "proxy"),
+        ("PARTIAL_75", "riskoff_accelerate", "cluster"), ("HOLD", "fail_closed_portfolio_state", "proxy")], pairs
+    # the proxy: the long side's weight, then the short side's; 0 when flat; 1 for ETH short alone
+    k = [reply["decision"]["K"] for reply, _ in pairs]
+    assert k[:6] == pytest.approx([59200 / 65200, 38000 / 65200, 38000 / 65200, 0.0, 0.0, 1.0], abs=1e-6), k
