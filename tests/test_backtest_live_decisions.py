@@ -219,9 +219,10 @@ class LiveHistory:
 
 
 def decisions(pairs: list[tuple[dict, dict]]) -> list[tuple]:
-    """(final action, reason, K source) of each live decision, to state what a history must have gone through."""
+    """(final action, reason, K source) of each live decision, to state what a history must have gone through; an
+    error reply as ("", its reason, None)."""
     return [(reply["decision"]["final_action"], reply["decision"]["gate_reason"], reply["decision"]["k_source"])
-            for reply, _ in pairs]
+            if reply["status"] == "ok" else ("", reply["reason"], None) for reply, _ in pairs]
 
 
 def test_a_cooldown_is_carried_across_slots_inside_and_just_outside_its_ttl_as_live(p26_short, tmp_path):
@@ -314,3 +315,50 @@ def test_positions_that_change_sign_go_flat_and_come_back_between_slots_are_deci
     # the proxy: the long side's weight, then the short side's; 0 when flat; 1 for ETH short alone
     k = [reply["decision"]["K"] for reply, _ in pairs]
     assert k[:6] == pytest.approx([59200 / 65200, 38000 / 65200, 38000 / 65200, 0.0, 0.0, 1.0], abs=1e-6), k
+
+
+# Long BTC against short SOL, ETH with no snapshot: concentration 0.5 and proxy 0.75, so that K 0.5 gives stress
+# 0.6 + 0.125 + 0.075 = 0.8, exactly SPEC's risk-off line (0.7999999999999999 in floats before the rounding).
+EDGE = {"BTCUSDT": (1.0, 48000.0), "SOLUSDT": (-100.0, 160.0)}
+
+
+def test_risk_off_at_its_line_a_symbol_without_a_snapshot_and_batches_after_a_replay_or_a_conflict_as_live(
+        p26_short, tmp_path):
+    h = LiveHistory(p26_short, tmp_path)
+    h.book(EDGE)
+    h.state(0.5)
+    h.propose("r1", "BTCUSDT", "PARTIAL_50")                      # stress 0.8: risk-off
+    h.propose("r2", "ETHUSDT", "PARTIAL_25")                      # ETH holds nothing: decided on the book, risk-off
+    h.propose("r3", "BTCUSDT", "PARTIAL_50")                      # r1's cooldown: PARTIAL_25, then risk-off
+    h.state(0.4999)                                               # stress 0.799985: below the line
+    h.propose("r4", "SOLUSDT", "PARTIAL_50")
+    h.propose("r5", "ETHUSDT", "PARTIAL_50")                      # r2's cooldown
+    h.book({"ETHUSDT": (8.0, 3400.0)})                            # ETH held from now on
+    h.state(0.0)
+    h.propose("r6", "ETHUSDT", "HOLD")
+    h.at("r5", COOLDOWN_TTL_S + MARGIN_S, after_reply=True)       # every cooldown over
+    h.state(0.0)
+    # a plan_id resubmitted (a replay, then one with other values: a conflict) sets no cooldown, so the next plan
+    # of its symbol in the same batch is decided without one
+    h.propose_at_once([("r3", "BTCUSDT", "PARTIAL_50"), ("r7", "BTCUSDT", "PARTIAL_50")])
+    h.propose_at_once([("r4", "SOLUSDT", "PARTIAL_25"), ("r8", "SOLUSDT", "PARTIAL_50")])
+    h.book({"BTCUSDT": EDGE["BTCUSDT"], "SOLUSDT": EDGE["SOLUSDT"]})  # ETH's snapshot no longer refreshed
+    h.state(0.0)
+    h.book({"BTCUSDT": EDGE["BTCUSDT"], "SOLUSDT": EDGE["SOLUSDT"]})
+    h.state(0.0)
+    h.at("r6", STALE_AFTER_S + 1 + MARGIN_S, after_reply=True)    # ETH's stale (stamped at most 1 s before r6)
+    h.book({"BTCUSDT": EDGE["BTCUSDT"], "SOLUSDT": EDGE["SOLUSDT"]})
+    h.state(0.5)
+    h.propose("r9", "ETHUSDT", "PARTIAL_25")                      # on BTC and SOL alone again: stress 0.8, risk-off
+    pairs = h.assert_the_backtest_agrees()
+    assert decisions(pairs) == [
+        ("PARTIAL_75", "riskoff_accelerate", "cluster"), ("PARTIAL_75", "riskoff_accelerate", "cluster"),
+        ("PARTIAL_75", "riskoff_accelerate", "cluster"), ("PARTIAL_50", "pass", "cluster"),
+        ("PARTIAL_25", "cooldown_downgrade", "cluster"), ("HOLD", "pass", "cluster"),
+        ("PARTIAL_75", "riskoff_accelerate", "cluster"), ("PARTIAL_50", "pass", "cluster"),
+        ("", "plan_id_conflict", None), ("PARTIAL_50", "pass", "cluster"),
+        ("PARTIAL_75", "riskoff_accelerate", "cluster")], pairs
+    assert [reply["decision"]["stress"] for reply, _ in pairs if reply["status"] == "ok"] == \
+        [0.8, 0.8, 0.8, 0.799985, 0.799985, 0.762281, 0.8, 0.762281, 0.762281, 0.8]
+    assert [reply["decision"]["replayed"] for reply, _ in pairs if reply["status"] == "ok"] == \
+        [False] * 6 + [True] + [False] * 3
