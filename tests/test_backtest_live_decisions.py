@@ -2,7 +2,10 @@
 and the same history (cluster states, position snapshots, proposals at the times they were sent)
 decided by the backtest's decide_all give the same decision, proposal by proposal: cooldowns, a
 replay, a plan_id conflict, a symbol outside the allowlist, risk-off, a stale cluster state (the
-proxy) and stale snapshots (fail closed)."""
+proxy) and stale snapshots (fail closed); and histories over several slots (LiveHistory): cooldowns carried
+from slot to slot up to just inside and just outside their TTL, a state going stale and fresh again, positions
+changing sign and going flat, stress at the risk-off line, a symbol without a snapshot, and batches in which a
+replay or a plan_id conflict comes before a new plan of its symbol."""
 
 from __future__ import annotations
 
