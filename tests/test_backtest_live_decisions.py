@@ -4,8 +4,9 @@ decided by the backtest's decide_all give the same decision, proposal by proposa
 replay, a plan_id conflict, a symbol outside the allowlist, risk-off, a stale cluster state (the
 proxy) and stale snapshots (fail closed); and histories over several slots (LiveHistory): cooldowns carried
 from slot to slot up to just inside and just outside their TTL, a state going stale and fresh again, positions
-changing sign and going flat, stress at the risk-off line, a symbol without a snapshot, and batches in which a
-replay or a plan_id conflict comes before a new plan of its symbol."""
+changing sign and going flat, stress at the risk-off line, a symbol without a snapshot, batches in which a
+replay or a plan_id conflict comes before a new plan of its symbol, and realized sigma (the cold line, a vol of 0,
+a state without realized vol)."""
 
 from __future__ import annotations
 
@@ -92,6 +93,9 @@ def assert_same_decision(proposal: tuple, reply: dict, d: dict) -> set[str]:
     assert d["K"] == pytest.approx(live["K"], abs=1e-9), where
     if not live["replayed"]:  # a replay: the backtest records no second permit (docs/backtest.md)
         assert d["permit"] == live["permit"], where
+    if "sigma_source" in live:
+        assert (d.get("sigma_source"), d.get("sigma_fallback_symbols")) == \
+            (live["sigma_source"], live.get("sigma_fallback_symbols")), where
     return {live["gate_reason"] if not live["replayed"] else "replayed", f"K from the {live['k_source']}"}
 
 
@@ -147,19 +151,26 @@ class LiveHistory:
         self.p26, self.r, self.workdir = p26, p26.redis, workdir
         self.r.flushdb()
         self.states: list[tuple[float, float]] = []            # (published at, cluster stress)
+        self.vols: list[dict[str, float]] = []                 # each state's realized vol of its matrix's symbols
         self.rows: list[tuple[float, str, float, float]] = []  # (ts, symbol, position_amt, mark_price)
         self.sent: list[tuple] = []                            # (sent at, plan_id, proposal, reply)
         self.plans: dict[str, str] = {}
         self.times: dict[str, tuple[float, float]] = {}        # label -> (sent at, reply at)
 
-    def state(self, stress: float) -> None:
-        """The state writer's write of a new state: stamped now (after every proposal sent so far), read by the
+    def state(self, stress: float, vol: dict[str, float] | None = None) -> None:
+        """The state writer's write of a new state, with the realized vol of the matrix's symbols when given (the
+        hash replaced whole, with the state's stamps): stamped now (after every proposal sent so far), read by the
         gate before the next proposal."""
         published = time.time()
-        self.r.hset(keys.CLUSTER_STATE, mapping={"updated_ts": int(published), "updated_ts_ms": int(published * 1000),
-                                                 "cluster_stress": stress, "clusters_count": 1})
+        stamps = {"updated_ts": int(published), "updated_ts_ms": int(published * 1000)}
+        self.r.hset(keys.CLUSTER_STATE, mapping={**stamps, "cluster_stress": stress, "clusters_count": 1})
+        self.r.delete(keys.REALIZED_VOL)
+        if vol:
+            self.r.hset(keys.REALIZED_VOL, mapping={**vol, keys.REALIZED_VOL_UPDATED_TS: stamps["updated_ts"],
+                                                    keys.REALIZED_VOL_UPDATED_TS_MS: stamps["updated_ts_ms"]})
         settle(self.p26, time.time())
         self.states.append((published, stress))
+        self.vols.append(vol or {})
 
     def book(self, positions: dict[str, tuple[float, float]]) -> None:
         """The execution layer's snapshots of these symbols (position_amt, mark_price), stamped ts_epoch in whole
@@ -205,10 +216,11 @@ class LiveHistory:
             f"{t!r},{plan_id},{symbol},{action},{kill_score!r}\n"
             for t, plan_id, (symbol, action, kill_score), _ in self.sent))
         n, k = len(self.states), len(settings.symbols)
+        vol = np.array([[v.get(s, 0.0) for s in settings.symbols] for v in self.vols], dtype=np.float64).reshape(n, k)
+        in_matrix = np.array([[s in v for s in settings.symbols] for v in self.vols], dtype=bool).reshape(n, k)
         return bt.decide_all(settings, bt.read_proposals(str(proposals_csv)), 0,
                              np.array([p for p, _ in self.states], dtype=np.float64), np.ones(n, dtype=bool),
-                             np.array([s for _, s in self.states], dtype=np.float64), np.zeros((n, k)),
-                             np.zeros((n, k), dtype=bool),
+                             np.array([s for _, s in self.states], dtype=np.float64), vol, in_matrix,
                              bt.read_positions(str(positions_csv), settings.symbols, settings.positions.stale_after_s),
                              None)
 
@@ -365,3 +377,53 @@ def test_risk_off_at_its_line_a_symbol_without_a_snapshot_and_batches_after_a_re
         [0.8, 0.8, 0.8, 0.799985, 0.799985, 0.762281, 0.8, 0.762281, 0.762281, 0.8]
     assert [reply["decision"]["replayed"] for reply, _ in pairs if reply["status"] == "ok"] == \
         [False] * 6 + [True] + [False] * 3
+
+
+@pytest.fixture
+def p26_realized(tmp_path, redis_server):
+    """The gate taking realized sigma (the state writer's realized vol hash) instead of the constant."""
+    system = P26(tmp_path / "p26", redis_server.url, gate_settings={**NO_SHEDDING, "sigma_source": "realized"})
+    system.redis = redis_server.client()
+    try:
+        yield system.start()
+    finally:
+        system.stop()
+
+
+def test_realized_sigma_from_a_fresh_state_the_cold_line_and_the_constant_when_missing_or_stale_as_live(
+        p26_realized, tmp_path):
+    freshness_s = bt.settings_from_topology(str(p26_realized.topology)).freshness_s
+    h = LiveHistory(p26_realized, tmp_path)
+    h.book({"BTCUSDT": (0.5, 64000.0), "ETHUSDT": (8.0, 3400.0)})  # all long: concentration 1; SOL none
+    h.propose("before", "BTCUSDT", "HOLD")                        # no state: the constant, as a fallback
+    h.state(0.0, {"BTCUSDT": 0.2, "ETHUSDT": 0.2, "SOLUSDT": 0.3})  # heat 0.5: stress 0.3 + 0.25 = 0.55, the line
+    h.propose("line", "BTCUSDT", "FULL_CLOSE_PROPOSED")           # at 0.55: not cold
+    h.state(0.0, {"BTCUSDT": 0.2, "ETHUSDT": 0.19999})            # stress 0.549991: cold
+    h.propose("below", "ETHUSDT", "FULL_CLOSE_PROPOSED")
+    h.propose("below-hard", "SOLUSDT", "FULL_CLOSE_PROPOSED", kill_score=0.85)  # kill_score at its line
+    h.state(0.0, {"BTCUSDT": 0.2, "ETHUSDT": 0.0})                # ETH's 0 (a flat series): its constant
+    h.propose("eth-0", "BTCUSDT", "HOLD")
+    h.state(0.0, {"BTCUSDT": 0.2, "SOLUSDT": 0.3})                # ETH out of the matrix: its constant
+    h.propose("eth-out", "BTCUSDT", "HOLD")
+    h.state(0.0)                                                  # a state without realized vol
+    h.propose("no-vol", "BTCUSDT", "HOLD")
+    h.state(0.0, {"BTCUSDT": 0.2, "ETHUSDT": 0.2})
+    h.at("no-vol", freshness_s + 2 * MARGIN_S, after_reply=True)  # the state stale: the constant for every symbol
+    h.propose("stale", "BTCUSDT", "HOLD")
+    h.state(0.0, {"BTCUSDT": 0.2, "ETHUSDT": 0.2})
+    h.propose("fresh", "ETHUSDT", "HOLD")
+    pairs = h.assert_the_backtest_agrees()
+    sigmas = [(reply["decision"]["stress"], reply["decision"]["sigma_source"],
+               reply["decision"].get("sigma_fallback_symbols")) for reply, _ in pairs]
+    assert [decision + sigma for decision, sigma in zip(decisions(pairs), sigmas)] == [
+        ("HOLD", "pass", "proxy", 1.0, "constant_fallback", None),
+        ("FULL_CLOSE_PROPOSED", "pass", "cluster", 0.55, "realized", []),
+        ("PARTIAL_50", "forbid_full_close_portfolio_cold", "cluster", 0.549991, "realized", []),
+        ("PARTIAL_75", "forbid_full_close_portfolio_cold_ks_hard", "cluster", 0.549991, "realized", []),
+        ("HOLD", "pass", "cluster", 0.85, "realized", ["ETHUSDT"]),
+        ("HOLD", "pass", "cluster", 0.85, "realized", ["ETHUSDT"]),
+        # a fresh state without realized vol: the gate finds no realized vol hash, and falls back to the constant;
+        # the backtest said realized, every held symbol on the constant, before the revbtlive review
+        ("HOLD", "pass", "cluster", 0.85, "constant_fallback", None),
+        ("HOLD", "pass", "proxy", 1.0, "constant_fallback", None),
+        ("HOLD", "pass", "cluster", 0.55, "realized", [])], pairs

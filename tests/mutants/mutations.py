@@ -9949,6 +9949,19 @@ MUTATIONS: list[Mutation] = [
         "                k_value = cluster_k(updated, stress[r], t, settings.freshness_s, updated_ms)\n",
         "                k_value = cluster_k(updated, stress[r], publish[s], settings.freshness_s, updated_ms)\n",
         (f"{BT_LIVE}test_a_stale_cluster_state_falls_back_to_the_proxy_and_back_over_several_slots_as_live",)),
+    Mutation(
+        "backtest_says_realized_sigma_for_a_state_without_realized_vol",
+        "the backtest records sigma_source constant_fallback for a fresh state with no realized vol at all (every "
+        "matrix series flat), as the gate, which finds no realized vol hash (the state writer writes none); it said "
+        "realized, every held symbol on the constant (revbtlive)",
+        "launcher/backtest.py",
+        "                        if sigmas:\n"
+        '                            sigma_source = "realized"\n'
+        "                        else:\n"
+        "                            sigmas = None\n",
+        '                        sigma_source = "realized"  # mutant: realized, with no realized vol\n',
+        (f"{BT_LIVE}test_realized_sigma_from_a_fresh_state_the_cold_line_and_the_constant_when_missing_or_stale_as_"
+         "live",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
