@@ -321,12 +321,16 @@ def test_positions_that_change_sign_go_flat_and_come_back_between_slots_are_deci
     h.propose("back", "BTCUSDT", "PARTIAL_50")
     h.at("back", STALE_AFTER_S + MARGIN_S, after_reply=True)      # no snapshot refreshed: every one stale
     h.propose("gone", "ETHUSDT", "PARTIAL_50")
+    h.book(long_btc)
+    h.propose("gone", "ETHUSDT", "PARTIAL_50")                    # the same plan: its recorded HOLD, not a permit
     pairs = h.assert_the_backtest_agrees()
     assert decisions(pairs) == [
         ("HOLD", "pass", "proxy"), ("HOLD", "pass", "proxy"), ("FULL_CLOSE_PROPOSED", "pass", "proxy"),
         ("PARTIAL_50", "forbid_full_close_portfolio_cold", "proxy"),
         ("PARTIAL_75", "forbid_full_close_portfolio_cold_ks_hard", "proxy"), ("HOLD", "pass", "proxy"),
-        ("PARTIAL_75", "riskoff_accelerate", "cluster"), ("HOLD", "fail_closed_portfolio_state", "proxy")], pairs
+        ("PARTIAL_75", "riskoff_accelerate", "cluster"), ("HOLD", "fail_closed_portfolio_state", "proxy"),
+        ("HOLD", "fail_closed_portfolio_state", "proxy")], pairs
+    assert pairs[-1][0]["decision"]["replayed"]
     # the proxy: the long side's weight, then the short side's; 0 when flat; 1 for ETH short alone
     k = [reply["decision"]["K"] for reply, _ in pairs]
     assert k[:6] == pytest.approx([59200 / 65200, 38000 / 65200, 38000 / 65200, 0.0, 0.0, 1.0], abs=1e-6), k
@@ -365,6 +369,9 @@ def test_risk_off_at_its_line_a_symbol_without_a_snapshot_and_batches_after_a_re
     h.book({"BTCUSDT": EDGE["BTCUSDT"], "SOLUSDT": EDGE["SOLUSDT"]})
     h.state(0.5)
     h.propose("r9", "ETHUSDT", "PARTIAL_25")                      # on BTC and SOL alone again: stress 0.8, risk-off
+    # one plan_id twice in one batch: the recorded decision again; then with other values: a conflict
+    h.propose_at_once([("r10", "BTCUSDT", "PARTIAL_50"), ("r10", "BTCUSDT", "PARTIAL_50")])
+    h.propose_at_once([("r11", "SOLUSDT", "PARTIAL_50"), ("r11", "SOLUSDT", "PARTIAL_25")])
     pairs = h.assert_the_backtest_agrees()
     assert decisions(pairs) == [
         ("PARTIAL_75", "riskoff_accelerate", "cluster"), ("PARTIAL_75", "riskoff_accelerate", "cluster"),
@@ -372,11 +379,13 @@ def test_risk_off_at_its_line_a_symbol_without_a_snapshot_and_batches_after_a_re
         ("PARTIAL_25", "cooldown_downgrade", "cluster"), ("HOLD", "pass", "cluster"),
         ("PARTIAL_75", "riskoff_accelerate", "cluster"), ("PARTIAL_50", "pass", "cluster"),
         ("", "plan_id_conflict", None), ("PARTIAL_50", "pass", "cluster"),
-        ("PARTIAL_75", "riskoff_accelerate", "cluster")], pairs
+        ("PARTIAL_75", "riskoff_accelerate", "cluster"), ("PARTIAL_75", "riskoff_accelerate", "cluster"),
+        ("PARTIAL_75", "riskoff_accelerate", "cluster"), ("PARTIAL_75", "riskoff_accelerate", "cluster"),
+        ("", "plan_id_conflict", None)], pairs
     assert [reply["decision"]["stress"] for reply, _ in pairs if reply["status"] == "ok"] == \
-        [0.8, 0.8, 0.8, 0.799985, 0.799985, 0.762281, 0.8, 0.762281, 0.762281, 0.8]
+        [0.8, 0.8, 0.8, 0.799985, 0.799985, 0.762281, 0.8, 0.762281, 0.762281, 0.8, 0.8, 0.8, 0.8]
     assert [reply["decision"]["replayed"] for reply, _ in pairs if reply["status"] == "ok"] == \
-        [False] * 6 + [True] + [False] * 3
+        [False] * 6 + [True] + [False] * 4 + [True, False]
 
 
 @pytest.fixture
