@@ -84,8 +84,9 @@ def assert_same_decision(proposal: tuple, reply: dict, d: dict) -> set[str]:
     permit (but for a replay's), or both plan_id_conflict; what was seen (reason or replayed, K source)."""
     where = (proposal, reply, d)
     if reply["status"] == "error":
-        assert (reply["reason"], d["gate_reason"], d["final_action"]) == ("plan_id_conflict",) * 2 + ("",), where
-        return {"plan_id_conflict"}
+        assert reply["reason"] in ("plan_id_conflict", "invalid_proposal"), where
+        assert (d["gate_reason"], d["final_action"]) == (reply["reason"], ""), where
+        return {reply["reason"]}
     live = reply["decision"]
     assert (d["final_action"], d["gate_reason"], d["k_source"], bool(d.get("replayed"))) == \
         (live["final_action"], live["gate_reason"], live["k_source"], live["replayed"]), where
@@ -195,16 +196,18 @@ class LiveHistory:
         self.times[label or key] = (sent, time.time())
         self.sent.append((sent, plan_id, (symbol, action, kill_score), reply))
 
-    def propose_at_once(self, proposals: list[tuple[str, str, str]]) -> None:
-        """Proposals (key, symbol, action) sent together on one DEALER, decided by the gate in one batch where it
-        can; the backtest takes them all at the time they were sent, in order."""
-        plan_ids = [self.plans.setdefault(key, uuid.uuid4().hex) for key, _, _ in proposals]
+    def propose_at_once(self, proposals: list[tuple]) -> None:
+        """Proposals (key, symbol, action[, kill_score]) sent together on one DEALER, decided by the gate in one batch
+        where it can; the backtest takes them all at the time they were sent, in order."""
+        proposals = [(key, symbol, action, *rest, 0.0)[:4] for key, symbol, action, *rest in proposals]
+        plan_ids = [self.plans.setdefault(key, uuid.uuid4().hex) for key, *_ in proposals]
         sent = time.time()
-        replies = dealer_proposals(self.p26.endpoint, [proposal_body(plan_id, symbol, action)
-                                                       for plan_id, (_, symbol, action) in zip(plan_ids, proposals)])
-        for plan_id, (key, symbol, action), reply in zip(plan_ids, proposals, replies):
+        replies = dealer_proposals(self.p26.endpoint, [proposal_body(plan_id, symbol, action, repr(kill_score))
+                                                       for plan_id, (_, symbol, action, kill_score)
+                                                       in zip(plan_ids, proposals)])
+        for plan_id, (key, symbol, action, kill_score), reply in zip(plan_ids, proposals, replies):
             self.times[key] = (sent, time.time())
-            self.sent.append((sent, plan_id, (symbol, action, 0.0), reply))
+            self.sent.append((sent, plan_id, (symbol, action, kill_score), reply))
 
     def decided_by_the_backtest(self, settings: bt.Settings) -> list[dict]:
         """The history through the backtest's decide_all, its positions and proposals read from the files
@@ -368,6 +371,8 @@ def test_risk_off_at_its_line_a_symbol_without_a_snapshot_and_batches_after_a_re
     h.at("r6", STALE_AFTER_S + 1 + MARGIN_S, after_reply=True)    # ETH's stale (stamped at most 1 s before r6)
     h.book({"BTCUSDT": EDGE["BTCUSDT"], "SOLUSDT": EDGE["SOLUSDT"]})
     h.state(0.5)
+    # a proposal refused (kill_score 1.5) decides nothing: the next plan of its symbol, in its batch, has no cooldown
+    h.propose_at_once([("r12", "BTCUSDT", "FULL_CLOSE_PROPOSED", 1.5), ("r13", "BTCUSDT", "FULL_CLOSE_PROPOSED")])
     h.propose("r9", "ETHUSDT", "PARTIAL_25")                      # on BTC and SOL alone again: stress 0.8, risk-off
     # one plan_id twice in one batch: the recorded decision again; then with other values: a conflict
     h.propose_at_once([("r10", "BTCUSDT", "PARTIAL_50"), ("r10", "BTCUSDT", "PARTIAL_50")])
@@ -378,14 +383,15 @@ def test_risk_off_at_its_line_a_symbol_without_a_snapshot_and_batches_after_a_re
         ("PARTIAL_75", "riskoff_accelerate", "cluster"), ("PARTIAL_50", "pass", "cluster"),
         ("PARTIAL_25", "cooldown_downgrade", "cluster"), ("HOLD", "pass", "cluster"),
         ("PARTIAL_75", "riskoff_accelerate", "cluster"), ("PARTIAL_50", "pass", "cluster"),
-        ("", "plan_id_conflict", None), ("PARTIAL_50", "pass", "cluster"),
+        ("", "plan_id_conflict", None), ("PARTIAL_50", "pass", "cluster"), ("", "invalid_proposal", None),
+        ("FULL_CLOSE_PROPOSED", "pass", "cluster"),
         ("PARTIAL_75", "riskoff_accelerate", "cluster"), ("PARTIAL_75", "riskoff_accelerate", "cluster"),
         ("PARTIAL_75", "riskoff_accelerate", "cluster"), ("PARTIAL_75", "riskoff_accelerate", "cluster"),
         ("", "plan_id_conflict", None)], pairs
     assert [reply["decision"]["stress"] for reply, _ in pairs if reply["status"] == "ok"] == \
-        [0.8, 0.8, 0.8, 0.799985, 0.799985, 0.762281, 0.8, 0.762281, 0.762281, 0.8, 0.8, 0.8, 0.8]
+        [0.8, 0.8, 0.8, 0.799985, 0.799985, 0.762281, 0.8, 0.762281, 0.762281, 0.8, 0.8, 0.8, 0.8, 0.8]
     assert [reply["decision"]["replayed"] for reply, _ in pairs if reply["status"] == "ok"] == \
-        [False] * 6 + [True] + [False] * 4 + [True, False]
+        [False] * 6 + [True] + [False] * 5 + [True, False]
 
 
 @pytest.fixture
