@@ -5,15 +5,17 @@ replay, a plan_id conflict, a symbol outside the allowlist, risk-off, a stale cl
 proxy) and stale snapshots (fail closed); and histories over several slots (LiveHistory): cooldowns carried
 from slot to slot up to just inside and just outside their TTL, a state going stale and fresh again, positions
 changing sign and going flat, stress at the risk-off line, a symbol without a snapshot, batches in which a
-replay or a plan_id conflict comes before a new plan of its symbol, and realized sigma (the cold line, a vol of 0,
-a state without realized vol)."""
+replay, a plan_id conflict or a refused proposal comes before a new plan of its symbol, realized sigma (the cold
+line, a vol of 0, a state without realized vol) and the monotone policy."""
 
 from __future__ import annotations
 
 import math
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -128,19 +130,25 @@ MARGIN_S = 0.6
 BALANCED = {"BTCUSDT": (0.5, 64000.0), "ETHUSDT": (2.0, 3400.0), "SOLUSDT": (-200.0, 150.0)}
 
 
-@pytest.fixture
-def p26_short(tmp_path, redis_server):
+@contextmanager
+def short_p26(workdir: Path, server, **gate_settings) -> Iterator[P26]:
     """The gate and issuer with a COOLDOWN_TTL_S cooldown and STALE_AFTER_S snapshots, so that histories cross them
-    within seconds."""
-    system = P26(tmp_path / "p26", redis_server.url, gate_settings=NO_SHEDDING,
+    within seconds; the gate's other settings as given."""
+    system = P26(workdir, server.url, gate_settings={**NO_SHEDDING, **gate_settings},
                  issuer_settings={"cooldown_ttl_s": COOLDOWN_TTL_S})
     system.data["positions"]["stale_after_s"] = STALE_AFTER_S
     write_topology(system.topology, system.data)
-    system.redis = redis_server.client()
+    system.redis = server.client()
     try:
         yield system.start()
     finally:
         system.stop()
+
+
+@pytest.fixture
+def p26_short(tmp_path, redis_server):
+    with short_p26(tmp_path / "p26", redis_server) as system:
+        yield system
 
 
 class LiveHistory:
@@ -397,12 +405,8 @@ def test_risk_off_at_its_line_a_symbol_without_a_snapshot_and_batches_after_a_re
 @pytest.fixture
 def p26_realized(tmp_path, redis_server):
     """The gate taking realized sigma (the state writer's realized vol hash) instead of the constant."""
-    system = P26(tmp_path / "p26", redis_server.url, gate_settings={**NO_SHEDDING, "sigma_source": "realized"})
-    system.redis = redis_server.client()
-    try:
-        yield system.start()
-    finally:
-        system.stop()
+    with short_p26(tmp_path / "p26", redis_server, sigma_source="realized") as system:
+        yield system
 
 
 def test_realized_sigma_from_a_fresh_state_the_cold_line_and_the_constant_when_missing_or_stale_as_live(
@@ -442,3 +446,23 @@ def test_realized_sigma_from_a_fresh_state_the_cold_line_and_the_constant_when_m
         ("HOLD", "pass", "cluster", 0.85, "constant_fallback", None),
         ("HOLD", "pass", "proxy", 1.0, "constant_fallback", None),
         ("HOLD", "pass", "cluster", 0.55, "realized", [])], pairs
+
+
+def test_the_monotone_policy_under_cooldowns_cold_and_not_is_decided_as_live(tmp_path, redis_server):
+    with short_p26(tmp_path / "p26", redis_server, policy="monotone") as p26:
+        h = LiveHistory(p26, tmp_path)
+        h.book({"BTCUSDT": (0.0, 64000.0), "ETHUSDT": (0.0, 3400.0), "SOLUSDT": (0.0, 150.0)})  # flat: stress 0
+        h.propose("m1", "BTCUSDT", "FULL_CLOSE_PROPOSED")                  # cold: PARTIAL_50
+        h.propose("m2", "BTCUSDT", "FULL_CLOSE_PROPOSED")                  # and under its cooldown one step below
+        h.propose("m3", "ETHUSDT", "FULL_CLOSE_PROPOSED", kill_score=0.9)  # cold, hard: PARTIAL_75
+        h.propose("m4", "ETHUSDT", "FULL_CLOSE_PROPOSED", kill_score=0.9)
+        h.book(BALANCED)
+        h.state(0.3)
+        h.propose("m5", "SOLUSDT", "FULL_CLOSE_PROPOSED")                  # stress 0.677: not cold
+        h.propose("m6", "SOLUSDT", "FULL_CLOSE_PROPOSED")
+        h.propose("m7", "SOLUSDT", "PARTIAL_25")
+        pairs = h.assert_the_backtest_agrees()
+    assert [(a, s) for a, s, _ in decisions(pairs)] == [
+        ("PARTIAL_50", "forbid_full_close_portfolio_cold"), ("PARTIAL_25", "cooldown_downgrade"),
+        ("PARTIAL_75", "forbid_full_close_portfolio_cold_ks_hard"), ("PARTIAL_50", "cooldown_downgrade"),
+        ("FULL_CLOSE_PROPOSED", "pass"), ("PARTIAL_75", "cooldown_downgrade"), ("HOLD", "cooldown_downgrade")], pairs
