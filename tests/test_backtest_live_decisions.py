@@ -197,11 +197,15 @@ class LiveHistory:
         until = self.times[label][1 if after_reply else 0] + offset_s
         time.sleep(max(0.0, until - time.time()))
 
-    def propose(self, key: str, symbol: str, action: str, kill_score: float = 0.0, label: str | None = None) -> None:
+    def at_state(self, offset_s: float) -> None:
+        """Wait until offset_s after the last state was stamped."""
+        time.sleep(max(0.0, self.states[-1][0] + offset_s - time.time()))
+
+    def propose(self, key: str, symbol: str, action: str, kill_score: float = 0.0) -> None:
         plan_id = self.plans.setdefault(key, uuid.uuid4().hex)
         sent = time.time()
         reply = self.p26.client.propose(symbol, action, kill_score=kill_score, plan_id=plan_id)
-        self.times[label or key] = (sent, time.time())
+        self.times[key] = (sent, time.time())
         self.sent.append((sent, plan_id, (symbol, action, kill_score), reply))
 
     def propose_at_once(self, proposals: list[tuple]) -> None:
@@ -293,15 +297,15 @@ def test_a_stale_cluster_state_falls_back_to_the_proxy_and_back_over_several_slo
     h.propose("none", "BTCUSDT", "HOLD")                          # no state yet: the proxy
     h.state(0.2)
     h.propose("p0", "BTCUSDT", "HOLD")
-    h.at("p0", freshness_s - MARGIN_S)
+    h.at_state(freshness_s - MARGIN_S)
     h.propose("p0-late", "ETHUSDT", "HOLD")                       # still fresh
-    h.at("p0-late", 2 * MARGIN_S)
+    h.at_state(freshness_s + MARGIN_S)
     h.propose("p0-stale", "SOLUSDT", "HOLD")                      # stale: the proxy
     h.book(BALANCED)                                              # snapshots kept fresh, no new state
     h.propose("p0-staler", "BTCUSDT", "FULL_CLOSE_PROPOSED")
     h.state(0.9)                                                  # fresh again: the cluster
     h.propose("p1", "ETHUSDT", "PARTIAL_25")
-    h.at("p1", freshness_s + MARGIN_S, after_reply=True)
+    h.at_state(freshness_s + MARGIN_S)
     h.propose("p1-stale", "SOLUSDT", "PARTIAL_25")                # the proxy
     h.state(0.6)
     h.propose("p2", "SOLUSDT", "FULL_CLOSE_PROPOSED")             # SOL's cooldown from p1-stale, K from the cluster
@@ -427,7 +431,7 @@ def test_realized_sigma_from_a_fresh_state_the_cold_line_and_the_constant_when_m
     h.state(0.0)                                                  # a state without realized vol
     h.propose("no-vol", "BTCUSDT", "HOLD")
     h.state(0.0, {"BTCUSDT": 0.2, "ETHUSDT": 0.2})
-    h.at("no-vol", freshness_s + 2 * MARGIN_S, after_reply=True)  # the state stale: the constant for every symbol
+    h.at_state(freshness_s + MARGIN_S)                            # the state stale: the constant for every symbol
     h.propose("stale", "BTCUSDT", "HOLD")
     h.state(0.0, {"BTCUSDT": 0.2, "ETHUSDT": 0.2})
     h.propose("fresh", "ETHUSDT", "HOLD")
