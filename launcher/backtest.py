@@ -964,9 +964,13 @@ def decisions_of(settings: Settings, proposals: Iterable[ProposalRow], first_slo
                 if g.sigma_source == "realized":
                     sigma_source = "constant_fallback"
                     if state_is_fresh(updated, updated_ms, t, settings.freshness_s):  # realized vol's own, the same
-                        sigma_source = "realized"
                         sigmas = {symbols[i]: float(vol[r, i]) for i in range(k)
                                   if in_matrix[r, i] and math.isfinite(vol[r, i]) and vol[r, i] > 0}
+                        # None at all: the state writer leaves no realized vol hash, and the gate falls back
+                        if sigmas:
+                            sigma_source = "realized"
+                        else:
+                            sigmas = None
             elif g.sigma_source == "realized":
                 sigma_source = "constant_fallback"
             pos = [Position(symbols[i], float(held[n, i])) for i in range(k) if math.isfinite(held[n, i])]

@@ -50,6 +50,7 @@ GP = "tests/test_gate_policy.py::"
 TV_REFUSED = "tests/test_topology_validation.py::test_a_setting_the_system_cannot_run_with_is_refused_naming_it"
 CLUSTERS_E2E_TEST = "tests/test_clusters_end_to_end.py::"
 BT_SUMMARY = "tests/test_backtest_review.py::test_the_summary_times_and_shares_of_a_hand_made_run"
+BT_LIVE = "tests/test_backtest_live_decisions.py::"
 JUMP_LIMITS = ("tests/test_cluster_hardening.py::"
                "test_a_print_exactly_at_the_limit_is_accepted_and_the_topologys_per_symbol_limits_are_used")
 BT_REFUSES = "tests/test_backtest_attack.py::test_settings_the_live_topology_refuses_are_refused_by_the_backtest"
@@ -9903,6 +9904,64 @@ MUTATIONS: list[Mutation] = [
         "          increase((p26_cluster_fallback_total - p26_cluster_fallback_warm_up_total)[30m:]) == 0\n",
         "          increase(p26_cluster_fallback_total[30m]) <= increase(p26_cluster_fallback_warm_up_total[30m])\n",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "backtest_cooldown_not_renewed_by_a_permit_under_a_cooldown",
+        "in the backtest a permit decided under a cooldown sets the cooldown again for its full TTL, as the issuer's "
+        "SET EX does live, so a proposal after the first TTL but inside the second is stepped down (revbtlive)",
+        "launcher/backtest.py",
+        "                cooldown_until[proposal.symbol] = t + pi.cooldown_ttl_s\n",
+        "                if not items[0].cooldown_seen:  # mutant: a permit under a cooldown keeps its expiry\n"
+        "                    cooldown_until[proposal.symbol] = t + pi.cooldown_ttl_s\n",
+        (f"{BT_LIVE}test_a_cooldown_is_carried_across_slots_inside_and_just_outside_its_ttl_as_live",)),
+    Mutation(
+        "backtest_replay_sets_its_cooldown_again",
+        "in the backtest a replayed plan_id sets no cooldown, as the issuer writes nothing for one live, so the next "
+        "plan of its symbol (in the same batch live) is decided without a cooldown (revbtlive)",
+        "launcher/backtest.py",
+        '                    yield {**prior[1], "ts": t, "replayed": True, "permit": False}\n',
+        '                    if prior[1]["final_action"] != HOLD:  # mutant: a replay renews the cooldown\n'
+        "                        cooldown_until[proposal.symbol] = t + pi.cooldown_ttl_s\n"
+        '                    yield {**prior[1], "ts": t, "replayed": True, "permit": False}\n',
+        (f"{BT_LIVE}test_risk_off_at_its_line_a_symbol_without_a_snapshot_and_batches_after_a_replay_or_a_conflict_as_"
+         "live",)),
+    Mutation(
+        "backtest_takes_a_flat_positions_row_for_no_snapshot",
+        "in the backtest a flat positions row (position_amt 0) is a fresh snapshot, as the gate reads one: a book "
+        "gone flat is cold (every metric 0), not fail closed (revbtlive)",
+        "launcher/backtest.py",
+        "            pos = [Position(symbols[i], float(held[n, i])) for i in range(k) if math.isfinite(held[n, i])]\n",
+        "            pos = [Position(symbols[i], float(held[n, i])) for i in range(k)\n"
+        "                   if math.isfinite(held[n, i]) and held[n, i] != 0]  # mutant: flat is no snapshot\n",
+        (f"{BT_LIVE}test_positions_that_change_sign_go_flat_and_come_back_between_slots_are_decided_as_live",)),
+    Mutation(
+        "backtest_reads_a_short_positions_row_as_long",
+        "the backtest reads a positions row's side from the sign of position_amt, as the gate reads a snapshot: "
+        "a short's proxy and concentration are the gate's (revbtlive)",
+        "launcher/backtest.py",
+        "        val_l.append(value)\n",
+        "        val_l.append(abs(value))  # mutant: no side\n",
+        (f"{BT_LIVE}test_positions_that_change_sign_go_flat_and_come_back_between_slots_are_decided_as_live",)),
+    Mutation(
+        "backtest_judges_a_states_freshness_at_its_publish_time",
+        "the backtest judges the cluster state's freshness at the proposal's time, as the gate does at its decision: "
+        "judged at the publish time of the proposal's slot, a state never went stale, K never on the proxy (revbtlive)",
+        "launcher/backtest.py",
+        "                k_value = cluster_k(updated, stress[r], t, settings.freshness_s, updated_ms)\n",
+        "                k_value = cluster_k(updated, stress[r], publish[s], settings.freshness_s, updated_ms)\n",
+        (f"{BT_LIVE}test_a_stale_cluster_state_falls_back_to_the_proxy_and_back_over_several_slots_as_live",)),
+    Mutation(
+        "backtest_says_realized_sigma_for_a_state_without_realized_vol",
+        "the backtest records sigma_source constant_fallback for a fresh state with no realized vol at all (every "
+        "matrix series flat), as the gate, which finds no realized vol hash (the state writer writes none); it said "
+        "realized, every held symbol on the constant (revbtlive)",
+        "launcher/backtest.py",
+        "                        if sigmas:\n"
+        '                            sigma_source = "realized"\n'
+        "                        else:\n"
+        "                            sigmas = None\n",
+        '                        sigma_source = "realized"  # mutant: realized, with no realized vol\n',
+        (f"{BT_LIVE}test_realized_sigma_from_a_fresh_state_the_cold_line_and_the_constant_when_missing_or_stale_as_"
+         "live",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
