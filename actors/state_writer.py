@@ -120,10 +120,11 @@ class Fenced(Exception):
 # state's updated_ts_ms ('' for none) and how much newer than the stored state that must be to take the lease from a
 # holder whose states are stale (ms).
 # Returns {the new fencing token, 0, 1 when taken from such a holder else 0}, or {0, the lease's PTTL in ms, 0} when
-# another writer holds it. A held lease (a writer's: a string with an expiry) is taken only when the caller's state is
-# newer than the stored one by more than that margin and, by Redis's clock, the stored one is older than the margin and
-# the caller's not from a whole second yet to come: a holder whose host clock runs behind writes states every gate
-# refuses and renews its lease with each, while the standby's chain is fresh (the holder is fenced at its next write). A fence
+# another writer holds it. A held lease (a writer's: a string with an expiry) is taken only when the caller's state and
+# the stored one are more than that margin apart and, by Redis's clock, the stored one is stale to a gate (older than
+# the margin, or from a whole second yet to come) and the caller's is not: a holder whose host clock runs behind (or
+# ahead) writes states every gate refuses and renews its lease with each, while the standby's chain is fresh (the
+# holder is fenced at its next write). A fence
 # counter of another type is an error naming it, before the lease is taken (the INCR would fail after the SET).
 # A missing counter starts from Redis's clock in microseconds (no two lease scripts run within one), not 0: one
 # deleted (the fix that error names, or lost with an unpersisted Redis) handed out 1, 2, 3 again, and a paused
@@ -153,9 +154,10 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   if stored_ms and math.floor(stored_ms / 1000) == math.floor(stored_s) then at = stored_ms end
   local now = redis.call('TIME')
   local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-  if not (mine - at > margin and now_ms - at > margin and math.floor(mine / 1000) <= tonumber(now[1])) then
-    return {0, pttl, 0}
-  end
+  local now_s = tonumber(now[1])
+  local stored_stale = now_ms - at > margin or math.floor(at / 1000) > now_s
+  local mine_fresh = now_ms - mine <= margin and math.floor(mine / 1000) <= now_s
+  if not (math.abs(mine - at) > margin and stored_stale and mine_fresh) then return {0, pttl, 0} end
   taken_over = 1
 end
 if fence_type == 'none' then
@@ -396,10 +398,11 @@ class StateWriterActor(Actor):
         self.hold_from_mono = -float("inf")  # the holder's last write, or when it took the lease
         self.last_ready_mono = -float("inf")  # when the last ready state message arrived
         self.lease_tick_s = cadence_s / 4
-        # How much newer than the stored state a standby's latest must be to take the lease from a live holder: past the
-        # gates' window (the stored state is stale to a gate) and past the hold (a healthy holder's is at most about a
-        # cadence behind a standby's), so two healthy chains never trade the lease.
-        self.stale_holder_margin_s = max(self.gate_freshness_s, self.hold_s)
+        # How far apart a standby's latest state and the stored one must be for it to take the lease from a live holder:
+        # past the gates' window (the stored state is stale to a gate) and past freshness_s (2 cadences: a healthy
+        # holder's state is at most about a cadence from a standby's, so two healthy chains never trade the lease; and a
+        # stored state further ahead than it is a clock fault that write_state overwrites, not a newer writer's).
+        self.stale_holder_margin_s = max(self.gate_freshness_s, self.freshness_s)
         self.expiry_try: Any = None  # a standby's one attempt at the moment the held lease lapses
         self.lease_blocked = False  # the lease key was found held with no expiry (logged once until it changes)
         self.lease_error: str | None = None  # the lease script's last error, logged once until it changes
@@ -455,10 +458,10 @@ class StateWriterActor(Actor):
             if taken_over:
                 self.log.warning("lease_taken_from_a_holder_writing_stale_states", fence_token=token,
                                  margin_s=self.stale_holder_margin_s,
-                                 detail="the stored cluster state was older than this writer's latest state by more "
-                                        "than the margin, and older than it by Redis's clock: the holder's states are "
-                                        "stale to the gates (its host's clock behind, or its chain lagging); it is "
-                                        "fenced at its next write")
+                                 detail="the stored cluster state and this writer's latest state were more than the "
+                                        "margin apart, and by Redis's clock the stored one was stale to a gate while "
+                                        "this writer's was not: the holder's states are stale to the gates (its host's "
+                                        "clock behind or ahead, or its chain lagging); it is fenced at its next write")
             else:
                 self.log.info("lease_acquired", fence_token=token)
             self.write_latest()

@@ -1,7 +1,8 @@
-"""A standby cluster side whose lease holder's host clock runs behind (revha3): two real state writers on a real
+"""A standby cluster side whose lease holder's host clock runs behind or ahead (revha3): two real state writers on a real
 Redis, each fed by its own chain (a stand-in clusterer on a real PUB socket); the holder's chain stamps its states
-with a clock 30 s behind, the standby's with the right one. Every state the holder writes is stale to every gate
-(SPEC: older than the freshness window), while the standby has a fresh state every cadence."""
+with a clock 30 s off, the standby's with the right one. Every state the holder writes is stale to every gate
+(SPEC: older than the freshness window; or, its clock ahead, from the future), while the standby has a fresh state
+every cadence."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import signal
 import threading
 import time
 
+import pytest
 import zmq
 
 from actors import keys
@@ -21,7 +23,7 @@ from helpers import ActorProcess, RedisServer, demo_topology_data, free_port, re
 from test_ha_standby import state
 
 CADENCE_S = 0.5
-BEHIND_S = 30.0  # the holder's host clock, behind the right time by far more than any freshness window
+OFF_S = 30.0  # how far the holder's host clock is off the right time: far more than any freshness window
 
 
 class StampingClusterer:
@@ -51,8 +53,9 @@ class StampingClusterer:
 
 
 @contextlib.contextmanager
-def holder_behind(tmp_path):
-    """state_writer (its chain's clock BEHIND_S behind) takes the lease first; then state_writer_b (right clock)."""
+def holder_off(tmp_path, offset_s: float):
+    """state_writer (its chain's clock offset_s off the right time) takes the lease first; then state_writer_b (its
+    chain's clock right)."""
     server = RedisServer(tmp_path / "redis").start()
     data = retarget(demo_topology_data(), server.url)
     data["clusters"]["cadence_s"] = CADENCE_S
@@ -64,7 +67,7 @@ def holder_behind(tmp_path):
     data["actors"]["state_writer_b"] = {**data["actors"]["state_writer"], "kind": "state_writer",
                                         "metrics_port": free_port(), "sockets": {"state": {"connect": standby_state}}}
     path = write_topology(tmp_path / "topology.yaml", data)
-    chains = [StampingClusterer(data["actors"]["clusterer"]["sockets"]["state"]["bind"], -BEHIND_S),
+    chains = [StampingClusterer(data["actors"]["clusterer"]["sockets"]["state"]["bind"], offset_s),
               StampingClusterer(standby_state, 0.0)]
     procs: dict[str, ActorProcess] = {}
     try:
@@ -97,20 +100,21 @@ def stored_age_s(r) -> float | None:
     return seconds + micros / 1e6 - cluster_state_time_s(float(stored_ts), stored_ms)
 
 
-def test_a_lease_holder_whose_states_are_stale_by_its_clock_behind_gives_way_to_a_standby_with_fresh_states(tmp_path):
-    with holder_behind(tmp_path) as system:
+@pytest.mark.parametrize("offset_s", [-OFF_S, OFF_S], ids=["behind", "ahead"])
+def test_a_lease_holder_whose_states_are_stale_by_its_clock_gives_way_to_a_standby_with_fresh_states(tmp_path, offset_s):
+    with holder_off(tmp_path, offset_s) as system:
         r, data = system["redis"], system["data"]
         window_s = 2 * CADENCE_S  # SPEC's freshness window: the demo's gate has no freshness_s
         # Before the fix the holder kept the lease for good, renewing it with every stale write: the state stayed
-        # 30 s old (every gate on the proxy) beside a standby whose chain was fresh every cadence.
-        wait_for(lambda: (stored_age_s(r) or BEHIND_S) <= window_s, 20 * CADENCE_S,
+        # 30 s old (or 30 s ahead: from the future), every gate on the proxy, beside a standby fresh every cadence.
+        wait_for(lambda: 0 <= (stored_age_s(r) or OFF_S) <= window_s, 20 * CADENCE_S,
                  "the stored cluster state to be fresh again (the standby holding the lease)")
         assert lease_held(data, "state_writer_b") == 1 and lease_held(data, "state_writer") == 0
         # ... and it stays so: the old holder, whose states are still stale, does not take the lease back.
         taken_at = r.xrevrange(keys.CLUSTER_STATE_STREAM, count=1)[0][1]["fence_token"]
         deadline = time.monotonic() + 10 * CADENCE_S
         while time.monotonic() < deadline:
-            assert (stored_age_s(r) or BEHIND_S) <= window_s + CADENCE_S
+            assert 0 <= (stored_age_s(r) or OFF_S) <= window_s + CADENCE_S
             time.sleep(CADENCE_S / 2)
         tokens = [int(f["fence_token"]) for _i, f in r.xrange(keys.CLUSTER_STATE_STREAM)]
         after = tokens[tokens.index(int(taken_at)):]

@@ -9905,14 +9905,14 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
     Mutation(
         "a_holder_writing_stale_states_keeps_the_lease_beside_a_fresh_standby",
-        "a lease holder whose host clock runs behind writes states every gate refuses as stale, and renews its lease "
-        "with each; a standby whose chain is fresh takes the lease from it (before: the holder kept it for good, the "
-        "stored state 30 s old, every gate on the proxy) (revha3)",
+        "a lease holder whose host clock runs behind (or ahead) writes states every gate refuses as stale, and renews "
+        "its lease with each; a standby whose chain is fresh takes the lease from it (before: the holder kept it for "
+        "good, the stored state 30 s old or 30 s ahead, every gate on the proxy) (revha3)",
         "actors/state_writer.py",
         "  taken_over = 1\n",
         "  return {0, pttl, 0}\n",
-        ("tests/test_ha_standby_clock_review.py::test_a_lease_holder_whose_states_are_stale_by_its_clock_behind_gives_"
-         "way_to_a_standby_with_fresh_states",)),
+        ("tests/test_ha_standby_clock_review.py::test_a_lease_holder_whose_states_are_stale_by_its_clock_gives_way_to_a_"
+         "standby_with_fresh_states",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
