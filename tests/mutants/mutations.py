@@ -9913,6 +9913,16 @@ MUTATIONS: list[Mutation] = [
         "  return {0, pttl, 0}\n",
         ("tests/test_ha_standby_clock_review.py::test_a_lease_holder_whose_states_are_stale_by_its_clock_gives_way_to_a_"
          "standby_with_fresh_states",)),
+    Mutation(
+        "status_says_ok_while_a_rejoined_old_primary_still_answers_role_master",
+        "status (and status --all-hosts) names a managed data server that answers ROLE master beside the sentinels' "
+        "primary, exit 1; a primary whose host rejoined after a failover did so for 10 s, taking writes lost at its "
+        "demotion, while status said OK and exited 0 (revha3)",
+        "launcher/supervise.py",
+        "    masters = second_primary(topo, ask) if topo.redis.managed else None\n",
+        "    masters = None\n",
+        ("tests/test_status_two_masters_review.py::test_status_names_a_second_server_answering_role_master_until_it_is_a_"
+         "replica_again",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
