@@ -117,8 +117,8 @@ class Fenced(Exception):
 
 
 # KEYS: lease, fence counter, cluster state hash. ARGV: holder name, lease ms, and (a standby's) its latest ready
-# state's updated_ts_ms ('' for none) and how much newer than the stored state that must be to take the lease from a
-# holder whose states are stale (ms).
+# state's updated_ts_ms ('' for none) and how far from the stored state's time that must be to take the lease from a
+# holder whose states are stale (the margin, ms).
 # Returns {the new fencing token, 0, 1 when taken from such a holder else 0}, or {0, the lease's PTTL in ms, 0} when
 # another writer holds it. A held lease (a writer's: a string with an expiry) is taken only when the caller's state and
 # the stored one are more than that margin apart and, by Redis's clock, the stored one is stale to a gate (older than
