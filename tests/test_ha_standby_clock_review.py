@@ -109,12 +109,15 @@ def test_a_lease_holder_whose_states_are_stale_by_its_clock_gives_way_to_a_stand
         # 30 s old (or 30 s ahead: from the future), every gate on the proxy, beside a standby fresh every cadence.
         wait_for(lambda: 0 <= (stored_age_s(r) or OFF_S) <= window_s, 20 * CADENCE_S,
                  "the stored cluster state to be fresh again (the standby holding the lease)")
-        assert lease_held(data, "state_writer_b") == 1 and lease_held(data, "state_writer") == 0
+        # (the old holder's gauge reads 1 until its next lease tick or write finds the lease gone: a quarter cadence)
+        wait_for(lambda: lease_held(data, "state_writer_b") == 1 and lease_held(data, "state_writer") == 0,
+                 4 * CADENCE_S, "the standby alone to say it holds the lease")
         # ... and it stays so: the old holder, whose states are still stale, does not take the lease back.
         taken_at = r.xrevrange(keys.CLUSTER_STATE_STREAM, count=1)[0][1]["fence_token"]
         deadline = time.monotonic() + 10 * CADENCE_S
         while time.monotonic() < deadline:
-            assert 0 <= (stored_age_s(r) or OFF_S) <= window_s + CADENCE_S
+            # (far from the 30 s a write of the old holder's would leave; a loaded machine delays a write by a cadence)
+            assert 0 <= (stored_age_s(r) or OFF_S) <= 5 * window_s
             time.sleep(CADENCE_S / 2)
         tokens = [int(f["fence_token"]) for _i, f in r.xrange(keys.CLUSTER_STATE_STREAM)]
         after = tokens[tokens.index(int(taken_at)):]
