@@ -116,8 +116,15 @@ class Fenced(Exception):
     """A newer state writer has taken the lease: this writer's fencing token is no longer the newest."""
 
 
-# KEYS: lease, fence counter. ARGV: holder name, lease ms.
-# Returns {the new fencing token, 0}, or {0, the lease's PTTL in ms} when another writer holds it. A fence
+# KEYS: lease, fence counter, cluster state hash. ARGV: holder name, lease ms, and (a standby's) its latest ready
+# state's updated_ts_ms ('' for none) and how far from the stored state's time that must be to take the lease from a
+# holder whose states are stale (the margin, ms).
+# Returns {the new fencing token, 0, 1 when taken from such a holder else 0}, or {0, the lease's PTTL in ms, 0} when
+# another writer holds it. A held lease (a writer's: a string with an expiry) is taken only when the caller's state and
+# the stored one are more than that margin apart and, by Redis's clock, the stored one is stale to a gate (older than
+# the margin, or from a whole second yet to come) and the caller's is not: a holder whose host clock runs behind (or
+# ahead) writes states every gate refuses and renews its lease with each, while the standby's chain is fresh (the
+# holder is fenced at its next write). A fence
 # counter of another type is an error naming it, before the lease is taken (the INCR would fail after the SET).
 # A missing counter starts from Redis's clock in microseconds (no two lease scripts run within one), not 0: one
 # deleted (the fix that error names, or lost with an unpersisted Redis) handed out 1, 2, 3 again, and a paused
@@ -132,14 +139,34 @@ if fence_type == 'string' and not string.match(redis.call('GET', KEYS[2]), '^%-?
   return redis.error_reply('ERR ' .. KEYS[2] .. ' holds no integer, not the fencing token counter: no state writer '
     .. 'can take the lease; delete the key')
 end
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0, redis.call('PTTL', KEYS[1])} end
+local taken_over = 0
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local pttl = redis.call('PTTL', KEYS[1])
+  local mine, margin = tonumber(ARGV[3]), tonumber(ARGV[4])
+  if not mine or not margin or pttl <= 0 or redis.call('TYPE', KEYS[1])['ok'] ~= 'string'
+      or redis.call('TYPE', KEYS[3])['ok'] ~= 'hash' then
+    return {0, pttl, 0}
+  end
+  local stored = redis.call('HMGET', KEYS[3], 'updated_ts', 'updated_ts_ms')
+  local stored_s, stored_ms = tonumber(stored[1]), tonumber(stored[2])
+  if not stored_s then return {0, pttl, 0} end
+  local at = math.floor(stored_s) * 1000
+  if stored_ms and math.floor(stored_ms / 1000) == math.floor(stored_s) then at = stored_ms end
+  local now = redis.call('TIME')
+  local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  local now_s = tonumber(now[1])
+  local stored_stale = now_ms - at > margin or math.floor(at / 1000) > now_s
+  local mine_fresh = now_ms - mine <= margin and math.floor(mine / 1000) <= now_s
+  if not (math.abs(mine - at) > margin and stored_stale and mine_fresh) then return {0, pttl, 0} end
+  taken_over = 1
+end
 if fence_type == 'none' then
   local now = redis.call('TIME')
   redis.call('SET', KEYS[2], string.format('%.0f', tonumber(now[1]) * 1000000 + tonumber(now[2])))
 end
 local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. '/' .. string.format('%.0f', token), 'PX', ARGV[2])  -- not %.14g
-return {token, 0}
+return {token, 0, taken_over}
 """
 # KEYS: lease, fence counter. ARGV: the holder's lease value, lease ms, its fencing token.
 # 1 when renewed (or taken again: it lapsed and no writer took a newer token since), 0 when no longer ours.
@@ -371,6 +398,11 @@ class StateWriterActor(Actor):
         self.hold_from_mono = -float("inf")  # the holder's last write, or when it took the lease
         self.last_ready_mono = -float("inf")  # when the last ready state message arrived
         self.lease_tick_s = cadence_s / 4
+        # How far apart a standby's latest state and the stored one must be for it to take the lease from a live holder:
+        # past the gates' window (the stored state is stale to a gate) and past freshness_s (2 cadences: a healthy
+        # holder's state is at most about a cadence from a standby's, so two healthy chains never trade the lease; and a
+        # stored state further ahead than it is a clock fault that write_state overwrites, not a newer writer's).
+        self.stale_holder_margin_s = max(self.gate_freshness_s, self.freshness_s)
         self.expiry_try: Any = None  # a standby's one attempt at the moment the held lease lapses
         self.lease_blocked = False  # the lease key was found held with no expiry (logged once until it changes)
         self.lease_error: str | None = None  # the lease script's last error, logged once until it changes
@@ -401,8 +433,10 @@ class StateWriterActor(Actor):
                 return
             if self.keys_wrong_type:  # it could write nothing: two writers took and gave up the lease in turn
                 return  # every 1.5 cadences, 2 lines each, until deleted (check_redis looks again each cadence)
-            token, pttl_ms = (int(x) for x in self.acquire(keys=[keys.STATE_WRITER_LEASE, keys.STATE_WRITER_FENCE],
-                                                             args=[self.holder, self.lease_ms]))
+            latest_ms = "" if self.standby_message is None else state_stamps(self.standby_message[0]["ts"])[1]
+            token, pttl_ms, taken_over = (int(x) for x in self.acquire(
+                keys=[keys.STATE_WRITER_LEASE, keys.STATE_WRITER_FENCE, keys.CLUSTER_STATE],
+                args=[self.holder, self.lease_ms, latest_ms, round(self.stale_holder_margin_s * 1000)]))
         except redis.RedisError as exc:
             if error_text(exc) != self.lease_error:  # once per change, not at each tick
                 self.lease_error = error_text(exc)
@@ -421,7 +455,15 @@ class StateWriterActor(Actor):
             self.fence, self.lease_value = token, f"{self.holder}/{token}"
             self.hold_from_mono = time.monotonic()
             self.m.lease_held.set(1)
-            self.log.info("lease_acquired", fence_token=token)
+            if taken_over:
+                self.log.warning("lease_taken_from_a_holder_writing_stale_states", fence_token=token,
+                                 margin_s=self.stale_holder_margin_s,
+                                 detail="the stored cluster state and this writer's latest state were more than the "
+                                        "margin apart, and by Redis's clock the stored one was stale to a gate while "
+                                        "this writer's was not: the holder's states are stale to the gates (its host's "
+                                        "clock behind or ahead, or its chain lagging); it is fenced at its next write")
+            else:
+                self.log.info("lease_acquired", fence_token=token)
             self.write_latest()
         elif 0 <= pttl_ms < self.lease_tick_s * 1000 and self.expiry_try is None:
             self.expiry_try = self.after(pttl_ms / 1000 + 0.001, self.try_at_expiry)

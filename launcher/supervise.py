@@ -2742,6 +2742,7 @@ def sentinel_status(topo: Topology) -> dict[str, Any]:
     disagree = sentinels_disagree(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask)
     # Managed servers only: someone else's may be kept out of promotion on purpose.
     stuck = never_promoted(topo.redis.server_addresses(), **ask) if topo.redis.managed else []
+    masters = second_primary(topo, ask) if topo.redis.managed else None
     return {"failover_possible": ok, "said": said, "password_env": topo.redis.password_env,
             **({"no_replica": True, "replica_priority_0_up": nobody.priority_0_up} if nobody else {}),
             **({"none_expected": True} if none_expected else {}),
@@ -2751,7 +2752,22 @@ def sentinel_status(topo: Topology) -> dict[str, Any]:
             **({"replicas_down_minority": seen.minority, "sentinels_answering": seen.answered,
                 "master": topo.redis.sentinel.master} if seen.minority else {}),
             **({"replicas_unlisted": seen.unlisted} if seen.unlisted else {}),
-            **({"disagree": disagree} if disagree else {}), **({"never_promoted": stuck} if stuck else {})}
+            **({"disagree": disagree} if disagree else {}), **({"never_promoted": stuck} if stuck else {}),
+            **({"masters": masters} if masters else {})}
+
+
+def second_primary(topo: Topology, ask: dict[str, Any]) -> dict[str, Any] | None:
+    """When more than one managed data server answers ROLE master: {"named": the one the sentinels name (None when none
+    does), "others": the rest}, else None."""
+    from launcher.sentinel import place_text, sentinel_answer, servers_answering_master
+    assert topo.redis.sentinel is not None
+    masters = servers_answering_master(topo.redis.server_addresses(), **ask)
+    if len(masters) < 2:
+        return None
+    said = sentinel_answer(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask)
+    named = said[0] if said is not None and said[0] in masters else None
+    return {"named": None if named is None else place_text(named),
+            "others": [place_text(m) for m in masters if m != named]}
 
 
 def render_sentinel_status(state: dict[str, Any]) -> str:
@@ -2762,10 +2778,22 @@ def render_sentinel_status(state: dict[str, Any]) -> str:
         lines.append(f"sentinel: SENTINELS DISAGREE ON THE PRIMARY: {state['disagree']}: a primary cut off with a "
                      "minority of the sentinels takes the writes of whoever asks one of those first, lost when it "
                      "rejoins; the gates, issuers and actors follow the majority's word")
+    if state.get("masters"):
+        lines.append(_second_primary_line(state["masters"]))
     if state.get("never_promoted"):
         lines.append(f"sentinel: NEVER PROMOTED: replica-priority 0 on {', '.join(state['never_promoted'])} (left by "
                      "an `ha_load failover --to` that lost its host?): `CONFIG SET replica-priority 100` there")
     return "\n".join(lines)
+
+
+def _second_primary_line(masters: dict[str, Any]) -> str:
+    others = ", ".join(masters["others"])
+    verb = "answers" if len(masters["others"]) == 1 else "answer"
+    beside = (f"beside {masters['named']}, the sentinels' primary" if masters["named"] else
+              "beside each other, none of them the primary the sentinels name")
+    return (f"sentinel: SECOND PRIMARY: {others} {verb} ROLE master {beside}: it takes the writes of any client sent "
+            "to it (a `url:` client, a tool; the actors follow the sentinels), lost when Sentinel demotes it (10-12 s "
+            "after a failed-over primary's host rejoins); if it lasts, the sentinels cannot reach it")
 
 
 def _minority_note(replica: str, by: list[str], unlisted: list[str], state: dict[str, Any]) -> str:
@@ -2989,9 +3017,10 @@ def _promotable_text(state: dict[str, Any]) -> str:
 
 def sentinels_ok(state: dict[str, Any] | None) -> bool:
     """No sentinels, or they can fail over (or have no replica to promote where the topology expects none), agree on
-    the primary, and no managed server is out of promotion (sentinel_status)."""
+    the primary, no managed server is out of promotion, and only one answers ROLE master (sentinel_status)."""
     return state is None or ((state["failover_possible"] is True or bool(state.get("none_expected")))
-                             and not state.get("disagree") and not state.get("never_promoted"))
+                             and not state.get("disagree") and not state.get("never_promoted")
+                             and not state.get("masters"))
 
 
 def cmd_render(args: argparse.Namespace) -> int:

@@ -474,7 +474,7 @@ def test_a_fence_counter_deleted_by_hand_never_hands_out_a_token_again(redis_ser
     lease = [keys.STATE_WRITER_LEASE, keys.STATE_WRITER_FENCE]
     for _ in range(3):  # the paused writer took the third token
         r.delete(keys.STATE_WRITER_LEASE)
-        paused, _ = acquire(keys=lease, args=["paused", 60000])
+        paused, *_ = acquire(keys=lease, args=["paused", 60000])
     r.delete(keys.STATE_WRITER_LEASE, keys.STATE_WRITER_FENCE)  # its lease lapsed; the counter deleted by hand
     tokens = []
     for _ in range(3):

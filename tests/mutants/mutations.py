@@ -9962,6 +9962,26 @@ MUTATIONS: list[Mutation] = [
         '                        sigma_source = "realized"  # mutant: realized, with no realized vol\n',
         (f"{BT_LIVE}test_realized_sigma_from_a_fresh_state_the_cold_line_and_the_constant_when_missing_or_stale_as_"
          "live",)),
+    Mutation(
+        "a_holder_writing_stale_states_keeps_the_lease_beside_a_fresh_standby",
+        "a lease holder whose host clock runs behind (or ahead) writes states every gate refuses as stale, and renews "
+        "its lease with each; a standby whose chain is fresh takes the lease from it (before: the holder kept it for "
+        "good, the stored state 30 s old or 30 s ahead, every gate on the proxy) (revha3)",
+        "actors/state_writer.py",
+        "  taken_over = 1\n",
+        "  return {0, pttl, 0}\n",
+        ("tests/test_ha_standby_clock_review.py::test_a_lease_holder_whose_states_are_stale_by_its_clock_gives_way_to_a_"
+         "standby_with_fresh_states",)),
+    Mutation(
+        "status_says_ok_while_a_rejoined_old_primary_still_answers_role_master",
+        "status (and status --all-hosts) names a managed data server that answers ROLE master beside the sentinels' "
+        "primary, exit 1; a primary whose host rejoined after a failover did so for 10 s, taking writes lost at its "
+        "demotion, while status said OK and exited 0 (revha3)",
+        "launcher/supervise.py",
+        "    masters = second_primary(topo, ask) if topo.redis.managed else None\n",
+        "    masters = None\n",
+        ("tests/test_status_two_masters_review.py::test_status_names_a_second_server_answering_role_master_until_it_is_a_"
+         "replica_again",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
