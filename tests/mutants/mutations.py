@@ -9903,6 +9903,16 @@ MUTATIONS: list[Mutation] = [
         "          increase((p26_cluster_fallback_total - p26_cluster_fallback_warm_up_total)[30m:]) == 0\n",
         "          increase(p26_cluster_fallback_total[30m]) <= increase(p26_cluster_fallback_warm_up_total[30m])\n",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "buffer_sums_a_return_from_a_step_back_as_a_forward_step",
+        "a buffer clock stepped back within the skew, forward again, then forward 2 s is no forward clock fault: the "
+        "forward steps summed alone (4 + 2 s) held the history unsaved a window (6 h at production) for a head 2 s "
+        "ahead (revclock)",
+        "actors/buffer.py",
+        "        advance = head_advance_s(self.offset_high_s, now, mono)\n",
+        "        advance = max(0.0, step)\n",
+        ("tests/test_cluster_side_attack.py::test_a_clock_stepped_back_within_the_skew_and_forward_again_is_no_forward_"
+         "fault_when_it_then_steps_a_little",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
