@@ -9913,6 +9913,15 @@ MUTATIONS: list[Mutation] = [
         "        advance = max(0.0, step)\n",
         ("tests/test_cluster_side_attack.py::test_a_clock_stepped_back_within_the_skew_and_forward_again_is_no_forward_"
          "fault_when_it_then_steps_a_little",)),
+    Mutation(
+        "issuer_takes_a_step_of_redis_clock_without_a_word",
+        "a step of Redis's clock (every cooldown and permit expires by it: 61 s forward expired a live cooldown at once) "
+        "is logged by the permit issuer, redis_clock_stepped; it took the new offset without a word (revclock)",
+        "actors/permit_issuer.py",
+        "            if abs(step_s) > REDIS_CLOCK_STEP_S:\n",
+        "            if abs(step_s) > REDIS_CLOCK_STEP_S and False:\n",
+        ("tests/test_exit_path_review.py::test_a_step_of_redis_clock_that_expires_every_cooldown_at_once_is_logged_by_"
+         "the_issuer",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
