@@ -272,8 +272,11 @@ def add_tick(grid: PriceGrid, symbol: str, price: float, ts: float, now_s: float
 
 def add_checked_tick(grid: PriceGrid, jumps: JumpFilter, symbol: str, price: float, ts: float,
                      now_s: float) -> str | None:
-    """add_tick behind the jump filter: a print too far from the symbol's last accepted price is "jump"."""
-    if symbol in grid.index and jumps.refuses(symbol, price):
+    """add_tick behind the jump filter: a print too far from the symbol's last accepted price is "jump". A symbol outside
+    the grid is "unknown_symbol" first, whatever its time: counted future_ts, it read as a feed's clock ahead (revclock)."""
+    if symbol not in grid.index:
+        return "unknown_symbol"
+    if jumps.refuses(symbol, price):
         return "jump"
     reason = add_tick(grid, symbol, price, ts, now_s)
     if reason is None:

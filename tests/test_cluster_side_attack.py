@@ -417,6 +417,26 @@ def test_a_replay_file_with_a_trailing_comma_on_every_line_is_read_as_long_form(
     assert data.form == "long" and [r.price for r in data.rows] == [100.0, 101.0] and not data.bad_rows
 
 
+def test_a_tick_of_a_symbol_outside_the_allowlist_stamped_ahead_is_unknown_symbol_not_a_clock_refusal(system, tmp_path):
+    """revclock: the feed host and the buffer stepped back 30 s together; the allowlisted ticks, stamped by that clock,
+    were used, and a tick of DOGEUSDT (outside the allowlist) stamped by another clock, 30 s ahead, was counted future_ts
+    (logged tick_refused reason=future_ts symbol=DOGEUSDT ahead_s=29.999 each second, and
+    p27_buffer_last_refused_tick_timestamp_seconds{reason="future_ts"} set, which status reads as the feeds' clock
+    ahead): its symbol is what the buffer refuses it for, before its time."""
+    from helpers import scrape
+
+    ports = system["ports"]
+    clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path)
+    clock_file.write_text("-30")
+    system["feed"].ts_offset_s = -30.0  # the allowlisted ticks: the feed on the buffer's host
+    published = scrape(ports["buffer"])["p27_windows_published_total"]
+    wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 3, 10, "three more publishes")
+    metrics = scrape(ports["buffer"])
+    assert metrics['p27_buffer_rejected_ticks_total{reason="unknown_symbol"}'] > 0
+    assert metrics['p27_buffer_rejected_ticks_total{reason="future_ts"}'] == 0, system["procs"]["buffer"].log()[-1500:]
+    assert metrics['p27_buffer_last_refused_tick_timestamp_seconds{reason="future_ts"}'] == 0
+
+
 def test_only_a_step_past_the_furthest_the_clock_read_moves_the_head_ahead():
     """head_advance_s (revclock), offsets of the wall clock to the monotonic clock: a forward step counts whole on a
     clock at its furthest, and only past that on a clock stepped back within the skew (the head stayed)."""

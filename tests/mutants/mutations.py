@@ -9922,6 +9922,15 @@ MUTATIONS: list[Mutation] = [
         "            if abs(step_s) > REDIS_CLOCK_STEP_S and False:\n",
         ("tests/test_exit_path_review.py::test_a_step_of_redis_clock_that_expires_every_cooldown_at_once_is_logged_by_"
          "the_issuer",)),
+    Mutation(
+        "buffer_counts_an_unknown_symbols_tick_stamped_ahead_as_future_ts",
+        "a tick of a symbol outside the allowlist is unknown_symbol whatever its time; stamped 30 s ahead it was counted "
+        "future_ts, a clock refusal status reads as the feeds' clock ahead (revclock)",
+        "actors/grid.py",
+        "    if symbol not in grid.index:\n        return \"unknown_symbol\"\n",
+        "    if symbol not in grid.index and ts <= now_s + TICK_FUTURE_SKEW_S:\n        return \"unknown_symbol\"\n",
+        ("tests/test_cluster_side_attack.py::test_a_tick_of_a_symbol_outside_the_allowlist_stamped_ahead_is_unknown_"
+         "symbol_not_a_clock_refusal",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
