@@ -28,8 +28,8 @@ from launcher import keys
 from launcher.keys import wrong_type
 from actors.frozen_prices import FrozenWatch
 from actors.jumps import JumpFilter
-from actors.grid import (TICK_FUTURE_SKEW_S, PriceGrid, add_checked_tick, clock_step_s, head_ahead_of_clock,
-                         hold_age_s, hold_mark_right, points_per_symbol)
+from actors.grid import (TICK_FUTURE_SKEW_S, PriceGrid, add_checked_tick, clock_step_s, head_advance_s,
+                         head_ahead_of_clock, hold_age_s, hold_mark_right, points_per_symbol)
 from actors.window_message import window_header
 from launcher.resp import RedisUnavailable, ReplyError, RespClient
 from actors.runtime import Actor, error_text, main
@@ -115,6 +115,7 @@ class BufferActor(Actor):
         # A forward clock step holds persistence (the grid it wiped must not replace the saved history)
         # until the clock comes back (the history is then reloaded) or the saved history has aged out.
         self.clock_anchor = (now, time.monotonic())
+        self.offset_high_s = now - time.monotonic()  # head_advance_s: the furthest ahead since the head last moved back
         self.persist_held_until_mono = None
         self.persist_failed = False  # the last save of the history failed (history_persisted_again when one works)
         self.held_for_back_step = False  # the hold is for a backward step (a second one must not end it)
@@ -189,6 +190,7 @@ class BufferActor(Actor):
         head_before = self.grid.head_slot
         self.grid.rewind(self.grid.slot_of(now))
         self.clock_anchor = (now, time.monotonic())
+        self.offset_high_s = now - time.monotonic()
         # After a forward fault the hold ends here; with none, the clock itself stepped back: the saved
         # history lies ahead of it and the emptied grid must not replace it (reloaded when it comes forward).
         held = self.persist_held_until_mono is not None
@@ -210,14 +212,16 @@ class BufferActor(Actor):
         """Once per cadence: a wall clock that jumped ahead of the monotonic clock is a clock fault."""
         now, mono = time.time(), time.monotonic()
         step = clock_step_s(*self.clock_anchor, now, mono)
+        advance = head_advance_s(self.offset_high_s, now, mono)
         self.clock_anchor = (now, mono)
+        self.offset_high_s = max(self.offset_high_s, now - mono)
         # Forward steps summed over one window length: +4 s every 0.5 s cadence (each under the 5.5 s
         # threshold) moved the head 48 s ahead and persisted the wiped grid. NTP slewing (<= 0.5 ms/s)
-        # adds at most 0.05% of the window.
+        # adds at most 0.05% of the window. Only the part past the furthest the clock read counts (head_advance_s).
         window_s = self.grid.capacity * self.cadence_s
         self.recent_steps = [(m, s) for m, s in self.recent_steps if m > mono - window_s]
-        if step > 0:
-            self.recent_steps.append((mono, step))
+        if advance > 0:
+            self.recent_steps.append((mono, advance))
         stepped_ahead = sum(s for _, s in self.recent_steps) > TICK_FUTURE_SKEW_S + self.cadence_s
         if stepped_ahead and (self.came_forward_again(now) or self.came_partly_forward(now)):
             self.recent_steps = []

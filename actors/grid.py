@@ -232,6 +232,15 @@ def clock_step_s(wall_then: float, mono_then: float, wall_now: float, mono_now: 
     return (wall_now - wall_then) - (mono_now - mono_then)
 
 
+def head_advance_s(offset_high_s: float, wall_now: float, mono_now: float) -> float:
+    """How far the wall clock now reads past the furthest it was ahead of the monotonic clock (offset_high_s: the
+    highest wall - monotonic read since the head last moved back to the clock): the part of a forward step that moves
+    the grid's head ahead of where time alone would have. A forward step that only brings back a clock stepped back
+    within the skew (no rewind: the head stayed) moves nothing; counted whole, -4 s then +4 s then +2 s summed 6 s
+    ahead, a clock fault, for a head 2 s ahead (revclock)."""
+    return max(0.0, wall_now - mono_now - offset_high_s)
+
+
 def add_tick(grid: PriceGrid, symbol: str, price: float, ts: float, now_s: float) -> str | None:
     """Record a tick received at now_s; None when used, else why not (future_ts, or grid.add's reason).
 
@@ -263,8 +272,11 @@ def add_tick(grid: PriceGrid, symbol: str, price: float, ts: float, now_s: float
 
 def add_checked_tick(grid: PriceGrid, jumps: JumpFilter, symbol: str, price: float, ts: float,
                      now_s: float) -> str | None:
-    """add_tick behind the jump filter: a print too far from the symbol's last accepted price is "jump"."""
-    if symbol in grid.index and jumps.refuses(symbol, price):
+    """add_tick behind the jump filter: a print too far from the symbol's last accepted price is "jump". A symbol outside
+    the grid is "unknown_symbol" first, whatever its time: counted future_ts, it read as a feed's clock ahead (revclock)."""
+    if symbol not in grid.index:
+        return "unknown_symbol"
+    if jumps.refuses(symbol, price):
         return "jump"
     reason = add_tick(grid, symbol, price, ts, now_s)
     if reason is None:

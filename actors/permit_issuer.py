@@ -466,6 +466,31 @@ def read_clock(client: RespClient) -> ClockReading | None:
     return ClockReading(began, server, *best)
 
 
+# A move of Redis's clock against this host's monotonic clock between two readings taken beyond this is a step of Redis's
+# clock (its host's NTP, or a person), not drift: readings are 5 s apart, to within a round trip.
+REDIS_CLOCK_STEP_S = 1.0
+
+
+def redis_minus_mono_s(reading: ClockReading) -> float:
+    """How far Redis's clock read ahead of this host's monotonic clock: two readings' difference is how far Redis's clock
+    stepped between them (+ forward, - back). A step of this host's wall clock moves both of a reading's numbers (Redis
+    ahead of the wall clock, the wall clock ahead of the monotonic one) alike and counts nothing; a local Redis's does."""
+    return reading.ahead_s + reading.wall_minus_mono_s
+
+
+def redis_clock_step_detail(step_s: float) -> str:
+    """What a step of Redis's clock did to the keys the issuer writes (redis_clock_stepped)."""
+    if step_s > 0:
+        return (f"Redis's clock stepped {step_s:.1f} s forward: every key expires by it, so every cooldown and permit "
+                f"then live lost up to {step_s:.1f} s of its TTL (those under it expired at once: the next exit on each "
+                f"such symbol is not stepped down), and every stored decision as much sooner; keep Redis's host on an NTP "
+                f"source that slews rather than steps")
+    return (f"Redis's clock stepped {-step_s:.1f} s back: every cooldown and permit then live lasts {-step_s:.1f} s "
+            f"longer than its TTL, and the gate stream's records written before cannot be trimmed until its clock "
+            f"reaches them again (docs/faults-and-security.md); keep Redis's host on an NTP source that slews rather "
+            f"than steps")
+
+
 def read_memory(client: RespClient) -> MemoryReading:
     """Redis's INFO memory, read now."""
     began, refused = time.monotonic(), None
@@ -596,6 +621,7 @@ class PermitIssuer(Actor):
         self._redis_clock_uncertainty_s = 0.0
         self._clock_server: tuple[str, int] | str | None = None  # the server whose clock was read (RespClient.server)
         self._wall_minus_mono_s = time.time() - time.monotonic()  # as of the reading of Redis's clock
+        self._redis_minus_mono: tuple[Any, float] | None = None  # (server, redis_minus_mono_s) of the last reading taken
         # When the reading of Redis's clock in use, and the last reading of INFO memory taken up, began
         # (time.monotonic()): one that began earlier, the housekeeping thread's, is older than one a decision made.
         self._clock_began = self._memory_began = -math.inf
@@ -629,9 +655,17 @@ class PermitIssuer(Actor):
         self.keep_clock(read_clock(self.redis))
 
     def keep_clock(self, reading: ClockReading | None) -> None:
-        """Take `reading` as the estimate of Redis's clock, unless it began before the one in use (None: unchanged)."""
+        """Take `reading` as the estimate of Redis's clock, unless it began before the one in use (None: unchanged). A
+        reading of the same server whose clock moved against this host's monotonic clock by more than
+        REDIS_CLOCK_STEP_S since the last is logged (redis_clock_stepped): every key expires by Redis's clock."""
         if reading is None or reading.began <= self._clock_began:
             return
+        last, self._redis_minus_mono = self._redis_minus_mono, (reading.server, redis_minus_mono_s(reading))
+        if last is not None and last[0] == reading.server:  # (kept through clock_went_back's forced re-read)
+            step_s = self._redis_minus_mono[1] - last[1]
+            if abs(step_s) > REDIS_CLOCK_STEP_S:
+                self.log.error("redis_clock_stepped", step_s=round(step_s, 3), redis=str(reading.server),
+                               detail=redis_clock_step_detail(step_s))
         self._clock_began = reading.began
         self._redis_clock_uncertainty_s, self._redis_clock_ahead_s = reading.uncertainty_s, reading.ahead_s
         self._wall_minus_mono_s, self._clock_server = reading.wall_minus_mono_s, reading.server

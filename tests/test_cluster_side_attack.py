@@ -10,7 +10,7 @@ import pytest
 
 from actors.window_message import window_header
 from actors.correlation import correlate_window, ledoit_wolf_intensity
-from actors.grid import PriceGrid, add_tick, hold_age_s, hold_mark_right
+from actors.grid import PriceGrid, add_tick, head_advance_s, hold_age_s, hold_mark_right
 from actors.jumps import JumpFilter
 from actors.price_feed import ReplayRow, ReplaySchedule
 from feed_helpers import TickListener, feed_topology, metric, metrics_port, tick_endpoint
@@ -415,6 +415,59 @@ def test_a_replay_file_with_a_trailing_comma_on_every_line_is_read_as_long_form(
 
     data = parse_replay_csv("ts,symbol,price,\r\n1700000000,BTCUSDT,100,\r\n1700000001,BTCUSDT,101,\r\n", ["BTCUSDT"])
     assert data.form == "long" and [r.price for r in data.rows] == [100.0, 101.0] and not data.bad_rows
+
+
+def test_a_tick_of_a_symbol_outside_the_allowlist_stamped_ahead_is_unknown_symbol_not_a_clock_refusal(system, tmp_path):
+    """revclock: the feed host and the buffer stepped back 30 s together; the allowlisted ticks, stamped by that clock,
+    were used, and a tick of DOGEUSDT (outside the allowlist) stamped by another clock, 30 s ahead, was counted future_ts
+    (logged tick_refused reason=future_ts symbol=DOGEUSDT ahead_s=29.999 each second, and
+    p27_buffer_last_refused_tick_timestamp_seconds{reason="future_ts"} set, which status reads as the feeds' clock
+    ahead): its symbol is what the buffer refuses it for, before its time."""
+    from helpers import scrape
+
+    ports = system["ports"]
+    clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path)
+    clock_file.write_text("-30")
+    system["feed"].ts_offset_s = -30.0  # the allowlisted ticks: the feed on the buffer's host
+    published = scrape(ports["buffer"])["p27_windows_published_total"]
+    wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 3, 10, "three more publishes")
+    metrics = scrape(ports["buffer"])
+    assert metrics['p27_buffer_rejected_ticks_total{reason="unknown_symbol"}'] > 0
+    assert metrics['p27_buffer_rejected_ticks_total{reason="future_ts"}'] == 0, system["procs"]["buffer"].log()[-1500:]
+    assert metrics['p27_buffer_last_refused_tick_timestamp_seconds{reason="future_ts"}'] == 0
+
+
+def test_only_a_step_past_the_furthest_the_clock_read_moves_the_head_ahead():
+    """head_advance_s (revclock), offsets of the wall clock to the monotonic clock: a forward step counts whole on a
+    clock at its furthest, and only past that on a clock stepped back within the skew (the head stayed)."""
+    assert head_advance_s(100.0, 104.5, 0.5) == pytest.approx(4.0)  # at its furthest (offset 100): the step whole
+    assert head_advance_s(100.0, 101.0, 1.0) == 0.0                 # back 4 s, then forward 4 s: back where it was
+    assert head_advance_s(100.0, 103.0, 1.0) == pytest.approx(2.0)  # back 4 s, forward 6 s: 2 s past its furthest
+    assert head_advance_s(100.0, 96.5, 0.5) == 0.0                  # a step back moves nothing ahead
+
+
+def test_a_clock_stepped_back_within_the_skew_and_forward_again_is_no_forward_fault_when_it_then_steps_a_little(
+        system, tmp_path):
+    """revclock: the buffer's clock stepped back 4 s (within the 5 s skew: no rewind, the head stays), forward 4 s
+    again, then forward 2 s: 2 s ahead of where it began, each step under the 5.5 s threshold (0.5 s cadence). The
+    forward steps were summed alone (4 + 2 = 6 s), so the buffer logged clock_fault direction=ahead step_s=2.0 and
+    held its history unsaved a whole window (6 h at production's 361 x 60 s, P27BufferClockFault firing throughout,
+    a restart losing every point since), though its head had moved 2 s ahead. Only a step past the furthest the
+    clock had read moves the head ahead, and counts."""
+    import time
+
+    from helpers import scrape
+
+    ports = system["ports"]
+    clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path)
+    for offset_s in ("-4", "0", "2"):  # bounded: three steps, 1.5 s (three cadences) each
+        clock_file.write_text(offset_s)
+        time.sleep(1.5)
+    published = scrape(ports["buffer"])["p27_windows_published_total"]
+    wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 2, 10, "two more publishes")
+    metrics = scrape(ports["buffer"])
+    assert metrics['p27_buffer_clock_faults_total{direction="ahead"}'] == 0, system["procs"]["buffer"].log()[-2000:]
+    assert metrics["p27_buffer_history_save_held"] == 0
 
 
 def test_a_second_backward_clock_step_does_not_release_the_history_hold(system, tmp_path):

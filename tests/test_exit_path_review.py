@@ -239,3 +239,53 @@ def test_the_gate_sends_its_issuer_the_same_deadline_by_the_monotonic_clock_as_b
     assert isinstance(request.get("deadline_mono"), float), request
     left_by_wall, left_by_mono = request["deadline_epoch"] - wall, request["deadline_mono"] - mono
     assert abs(left_by_wall - left_by_mono) < 0.05, (left_by_wall, left_by_mono)
+
+
+def test_a_step_of_redis_clock_that_expires_every_cooldown_at_once_is_logged_by_the_issuer(
+        tmp_path, step_clock_library, monkeypatch):
+    """revclock: every cooldown and permit expires by Redis's clock. An external Redis's host stepped 61 s forward (its
+    NTP) expired every live cooldown and permit at once: the next exit on a symbol just exited was not stepped down
+    (SPEC's cooldown), and nothing said why: the issuer reads Redis's clock every 5 s, and took the new offset without
+    a word. (A step back keeps each that much longer.) It now logs redis_clock_stepped, by how much, against its own
+    monotonic clock, which no NTP steps."""
+    with external_redis_and_p26(tmp_path, step_clock_library, monkeypatch) as (system, server, step_file):
+        r = server.client()
+        with GateClient(system.endpoint, timeout_ms=int(5000 * DEADLINE_SCALE), retries=0) as client:
+            first = decision_of(client.propose("ETHUSDT", "FULL_CLOSE_PROPOSED", plan_id=new_plan()))
+            assert first["recorded"] is True and first["final_action"] == "FULL_CLOSE_PROPOSED", first
+            assert r.exists(keys.cooldown("ETHUSDT")) == 1
+            step_file.write_text("61")
+            wait_for(lambda: r.exists(keys.cooldown("ETHUSDT")) == 0, 5, "the cooldown expired by Redis's clock")
+            settle(system, write_book(r))  # the execution layer's snapshots, by its own clock
+            again = decision_of(client.propose("ETHUSDT", "FULL_CLOSE_PROPOSED", plan_id=new_plan()))
+            assert (again["final_action"], again["gate_reason"]) == ("FULL_CLOSE_PROPOSED", "pass"), again  # the limit
+        wait_for(lambda: "redis_clock_stepped" in system.issuer.log(), 15, "the issuer naming Redis's clock step\n"
+                 + system.issuer.log()[-2000:])
+        line = next(x for x in system.issuer.log().splitlines() if "redis_clock_stepped" in x)
+        assert "step_s=61." in line or "step_s=60.9" in line, line
+
+
+def test_a_step_of_redis_clock_is_measured_against_the_monotonic_clock_not_this_hosts_wall_clock() -> None:
+    """revclock: this host's wall clock stepped (Redis's not) moves a reading's offset to Redis and its wall - monotonic
+    alike, and is no step of Redis's clock; Redis's clock stepped is one, whatever this host's did, and is logged even
+    when a script found it first (redis_clock_went_back, whose forced re-read forgets the server read)."""
+    from types import SimpleNamespace
+
+    from actors.permit_issuer import ClockReading, PermitIssuer, redis_minus_mono_s
+
+    def reading(began: float, ahead_s: float, wall_minus_mono_s: float) -> ClockReading:
+        return ClockReading(began, ("127.0.0.1", 6379), 0.0001, ahead_s, wall_minus_mono_s)
+
+    assert redis_minus_mono_s(reading(1, 3.5, 997.0)) == redis_minus_mono_s(reading(0, 0.5, 1000.0))  # host back 3 s
+    issuer = object.__new__(PermitIssuer)
+    logged: list[dict] = []
+    issuer.log = SimpleNamespace(error=lambda event, **fields: logged.append({"event": event, **fields}))
+    issuer.log_throttled = lambda *a, **k: None
+    issuer.redis = SimpleNamespace(server=("127.0.0.1", 6379))
+    issuer._clock_began, issuer._redis_minus_mono = float("-inf"), None
+    issuer.keep_clock(reading(time.monotonic(), 0.5, 1000.0))
+    issuer.keep_clock(reading(time.monotonic(), 3.5, 997.0))  # this host's wall clock stepped back 3 s: no log
+    assert logged == []
+    issuer.clock_went_back("3000")  # a script found Redis's clock gone back
+    issuer.keep_clock(reading(time.monotonic(), 0.5, 997.0))  # the re-read: Redis's clock 3 s back
+    assert [(x["event"], x["step_s"]) for x in logged] == [("redis_clock_stepped", -3.0)], logged

@@ -119,6 +119,7 @@ def test_a_reading_of_redis_that_began_before_the_last_one_taken_up_is_dropped()
     issuer = object.__new__(PermitIssuer)  # the state keep_memory and keep_clock use, without a topology
     issuer.log = SimpleNamespace(error=lambda *a, **k: None, info=lambda *a, **k: None)
     issuer._memory_began = issuer._clock_began = float("-inf")
+    issuer._redis_minus_mono = None  # (keep_clock's last reading: none)
     issuer._evicting = issuer._policy = issuer._not_writable = None
     older = MemoryReading(1.0, "maxmemory:0\r\nmaxmemory_policy:noeviction\r\n", None, 1.0)
     newer = MemoryReading(2.0, "maxmemory:100000000\r\nmaxmemory_policy:allkeys-lru\r\n", None, 2.0)

@@ -88,7 +88,7 @@ def test_a_clock_reading_that_began_before_a_script_found_redis_clock_gone_back_
     issuer = object.__new__(PermitIssuer)
     issuer.log_throttled = lambda *a, **k: None
     issuer.redis = SimpleNamespace(server=("127.0.0.1", 6379))
-    issuer._clock_began = float("-inf")
+    issuer._clock_began, issuer._redis_minus_mono = float("-inf"), None  # (keep_clock's last reading: none)
     issuer.keep_clock(ClockReading(time.monotonic(), ("127.0.0.1", 6379), 0.001, 0.0, 0.0))  # a decision's reading
     in_flight = ClockReading(time.monotonic(), ("127.0.0.1", 6379), 0.001, 0.0, 0.0)  # the thread's, begun now
     issuer.clock_went_back("2000")  # then a script finds Redis's clock 2 s behind the estimate

@@ -9982,6 +9982,34 @@ MUTATIONS: list[Mutation] = [
         "    masters = None\n",
         ("tests/test_status_two_masters_review.py::test_status_names_a_second_server_answering_role_master_until_it_is_a_"
          "replica_again",)),
+    Mutation(
+        "buffer_sums_a_return_from_a_step_back_as_a_forward_step",
+        "a buffer clock stepped back within the skew, forward again, then forward 2 s is no forward clock fault: the "
+        "forward steps summed alone (4 + 2 s) held the history unsaved a window (6 h at production) for a head 2 s "
+        "ahead (revclock)",
+        "actors/buffer.py",
+        "        advance = head_advance_s(self.offset_high_s, now, mono)\n",
+        "        advance = max(0.0, step)\n",
+        ("tests/test_cluster_side_attack.py::test_a_clock_stepped_back_within_the_skew_and_forward_again_is_no_forward_"
+         "fault_when_it_then_steps_a_little",)),
+    Mutation(
+        "issuer_takes_a_step_of_redis_clock_without_a_word",
+        "a step of Redis's clock (every cooldown and permit expires by it: 61 s forward expired a live cooldown at once) "
+        "is logged by the permit issuer, redis_clock_stepped; it took the new offset without a word (revclock)",
+        "actors/permit_issuer.py",
+        "            if abs(step_s) > REDIS_CLOCK_STEP_S:\n",
+        "            if abs(step_s) > REDIS_CLOCK_STEP_S and False:\n",
+        ("tests/test_exit_path_review.py::test_a_step_of_redis_clock_that_expires_every_cooldown_at_once_is_logged_by_"
+         "the_issuer",)),
+    Mutation(
+        "buffer_counts_an_unknown_symbols_tick_stamped_ahead_as_future_ts",
+        "a tick of a symbol outside the allowlist is unknown_symbol whatever its time; stamped 30 s ahead it was counted "
+        "future_ts, a clock refusal status reads as the feeds' clock ahead (revclock)",
+        "actors/grid.py",
+        "    if symbol not in grid.index:\n        return \"unknown_symbol\"\n",
+        "    if symbol not in grid.index and ts <= now_s + TICK_FUTURE_SKEW_S:\n        return \"unknown_symbol\"\n",
+        ("tests/test_cluster_side_attack.py::test_a_tick_of_a_symbol_outside_the_allowlist_stamped_ahead_is_unknown_"
+         "symbol_not_a_clock_refusal",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
