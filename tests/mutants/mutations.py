@@ -9982,6 +9982,16 @@ MUTATIONS: list[Mutation] = [
         "    masters = None\n",
         ("tests/test_status_two_masters_review.py::test_status_names_a_second_server_answering_role_master_until_it_is_a_"
          "replica_again",)),
+    Mutation(
+        "two_writers_each_stale_at_some_ticks_trade_the_lease_back_and_forth",
+        "a standby takes the lease from a holder whose states are stale only with its own state fresh with a cadence "
+        "to spare and not ahead of Redis's clock; before, two writers off in opposite directions by less than the "
+        "margin (2.8 s behind, 0.7 s ahead) took the lease from each other twice a second (revlease)",
+        "actors/state_writer.py",
+        "  local mine_fresh = now_ms - mine <= margin - spare and mine <= now_ms\n",
+        "  local mine_fresh = now_ms - mine <= margin and math.floor(mine / 1000) <= now_s\n",
+        ("tests/test_ha_standby_clock_review.py::test_two_writers_off_in_opposite_directions_by_less_than_the_margin_do_"
+         "not_trade_the_lease",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
