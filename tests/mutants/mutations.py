@@ -9992,6 +9992,16 @@ MUTATIONS: list[Mutation] = [
         "  local mine_fresh = now_ms - mine <= margin and math.floor(mine / 1000) <= now_s\n",
         ("tests/test_ha_standby_clock_review.py::test_two_writers_off_in_opposite_directions_by_less_than_the_margin_do_"
          "not_trade_the_lease",)),
+    Mutation(
+        "status_names_no_sentinels_primary_when_the_topology_spells_its_ipv6_address_otherwise",
+        "status's SECOND PRIMARY line names the sentinels' primary beside the stray one when the topology spells its "
+        "IPv6 address otherwise ([0:0:0:0:0:0:0:1], the sentinels ::1); before, named null and the line said none of "
+        "them was the sentinels' primary (revlease)",
+        "launcher/supervise.py",
+        "    named = next((m for m in masters if said is not None and same_address(m, said[0])), None)\n",
+        "    named = said[0] if said is not None and said[0] in masters else None\n",
+        ("tests/test_status_two_masters_review.py::test_a_second_primary_beside_one_named_in_another_spelling_of_its_ipv6_"
+         "address_is_said_beside_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
