@@ -117,14 +117,17 @@ class Fenced(Exception):
 
 
 # KEYS: lease, fence counter, cluster state hash. ARGV: holder name, lease ms, and (a standby's) its latest ready
-# state's updated_ts_ms ('' for none) and how far from the stored state's time that must be to take the lease from a
-# holder whose states are stale (the margin, ms).
+# state's updated_ts_ms ('' for none), how far from the stored state's time that must be to take the lease from a
+# holder whose states are stale (the margin, ms), and the spare (ms, a cadence) its own state must be fresh with.
 # Returns {the new fencing token, 0, 1 when taken from such a holder else 0}, or {0, the lease's PTTL in ms, 0} when
 # another writer holds it. A held lease (a writer's: a string with an expiry) is taken only when the caller's state and
 # the stored one are more than that margin apart and, by Redis's clock, the stored one is stale to a gate (older than
-# the margin, or from a whole second yet to come) and the caller's is not: a holder whose host clock runs behind (or
-# ahead) writes states every gate refuses and renews its lease with each, while the standby's chain is fresh (the
-# holder is fenced at its next write). A fence
+# the margin, or from a whole second yet to come) and the caller's is fresh with the spare to go (no older than the
+# margin less the spare, and not ahead of Redis's clock at all): a holder whose host clock runs behind (or ahead)
+# writes states every gate refuses and renews its lease with each, while the standby's chain is fresh (the holder is
+# fenced at its next write). Without the spare two writers whose states are each stale at some ticks and fresh at
+# others (one chain 2.8 s behind, the other 0.7 s ahead, a 3 s window) took the lease from each other twice a second
+# (revlease): a state stale at one tick is one fresh with a cadence to spare at another only by more jitter. A fence
 # counter of another type is an error naming it, before the lease is taken (the INCR would fail after the SET).
 # A missing counter starts from Redis's clock in microseconds (no two lease scripts run within one), not 0: one
 # deleted (the fix that error names, or lost with an unpersisted Redis) handed out 1, 2, 3 again, and a paused
@@ -142,8 +145,8 @@ end
 local taken_over = 0
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local pttl = redis.call('PTTL', KEYS[1])
-  local mine, margin = tonumber(ARGV[3]), tonumber(ARGV[4])
-  if not mine or not margin or pttl <= 0 or redis.call('TYPE', KEYS[1])['ok'] ~= 'string'
+  local mine, margin, spare = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+  if not mine or not margin or not spare or pttl <= 0 or redis.call('TYPE', KEYS[1])['ok'] ~= 'string'
       or redis.call('TYPE', KEYS[3])['ok'] ~= 'hash' then
     return {0, pttl, 0}
   end
@@ -156,7 +159,7 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
   local now_s = tonumber(now[1])
   local stored_stale = now_ms - at > margin or math.floor(at / 1000) > now_s
-  local mine_fresh = now_ms - mine <= margin and math.floor(mine / 1000) <= now_s
+  local mine_fresh = now_ms - mine <= margin - spare and mine <= now_ms
   if not (math.abs(mine - at) > margin and stored_stale and mine_fresh) then return {0, pttl, 0} end
   taken_over = 1
 end
@@ -436,7 +439,8 @@ class StateWriterActor(Actor):
             latest_ms = "" if self.standby_message is None else state_stamps(self.standby_message[0]["ts"])[1]
             token, pttl_ms, taken_over = (int(x) for x in self.acquire(
                 keys=[keys.STATE_WRITER_LEASE, keys.STATE_WRITER_FENCE, keys.CLUSTER_STATE],
-                args=[self.holder, self.lease_ms, latest_ms, round(self.stale_holder_margin_s * 1000)]))
+                args=[self.holder, self.lease_ms, latest_ms, round(self.stale_holder_margin_s * 1000),
+                      round(self.topology.clusters.cadence_s * 1000)]))
         except redis.RedisError as exc:
             if error_text(exc) != self.lease_error:  # once per change, not at each tick
                 self.lease_error = error_text(exc)

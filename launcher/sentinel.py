@@ -57,6 +57,17 @@ def place_text(address: tuple[Any, Any]) -> str:
     return str(Place(str(address[0]), address[1]))
 
 
+def same_address(a: tuple[str, int], b: tuple[str, int]) -> bool:
+    """Whether two (address, port) are one place: an IP address in any of its spellings (0:0:0:0:0:0:0:1 is ::1, as
+    Sentinel writes it), a host name as written."""
+    def canonical(address: tuple[str, int]) -> tuple[str, int]:
+        try:
+            return str(ipaddress.ip_address(address[0])), int(address[1])
+        except ValueError:
+            return address[0], int(address[1])
+    return canonical(a) == canonical(b)
+
+
 def parse_place(text: Any) -> Place:
     """'HOST:PORT' or '[V6]:PORT' -> Place; ValueError with a message that names what is wrong."""
     if not isinstance(text, str):

@@ -2759,13 +2759,14 @@ def sentinel_status(topo: Topology) -> dict[str, Any]:
 def second_primary(topo: Topology, ask: dict[str, Any]) -> dict[str, Any] | None:
     """When more than one managed data server answers ROLE master: {"named": the one the sentinels name (None when none
     does), "others": the rest}, else None."""
-    from launcher.sentinel import place_text, sentinel_answer, servers_answering_master
+    from launcher.sentinel import place_text, same_address, sentinel_answer, servers_answering_master
     assert topo.redis.sentinel is not None
     masters = servers_answering_master(topo.redis.server_addresses(), **ask)
     if len(masters) < 2:
         return None
     said = sentinel_answer(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask)
-    named = said[0] if said is not None and said[0] in masters else None
+    # (the sentinels write an IPv6 address canonical, the topology as its author did: [0:0:0:0:0:0:0:1] is ::1)
+    named = next((m for m in masters if said is not None and same_address(m, said[0])), None)
     return {"named": None if named is None else place_text(named),
             "others": [place_text(m) for m in masters if m != named]}
 

@@ -31,7 +31,11 @@ class SentinelSet:
 
     def __init__(self, workdir: Path, down_after_ms: int = 2000, failover_timeout_ms: int = 5000, servers: int = 2,
                  server_env: dict[int, dict[str, str]] | None = None,
-                 sentinel_env: dict[int, dict[str, str]] | None = None):
+                 sentinel_env: dict[int, dict[str, str]] | None = None, ipv6_as: str | None = None):
+        """ipv6_as: the servers and sentinels listen on ::1 too, the sentinels monitor [::1], and the topology names
+        every one of them by this spelling of ::1 (e.g. 0:0:0:0:0:0:0:1)."""
+        self.ipv6_as = ipv6_as
+        self.bind, self.monitored = ("127.0.0.1 ::1", "::1") if ipv6_as else ("127.0.0.1", "127.0.0.1")
         self.dir = workdir
         self.binary = find_redis_server() or "redis-server"
         self.server_ports = [free_port() for _ in range(servers)]
@@ -54,9 +58,9 @@ class SentinelSet:
         d = self.dir / f"server-{i}"
         d.mkdir(parents=True, exist_ok=True)
         conf = d / "redis.conf"
-        conf.write_text(render_server_conf(port=self.server_ports[i], bind="127.0.0.1", directory=str(d),
+        conf.write_text(render_server_conf(port=self.server_ports[i], bind=self.bind, directory=str(d),
                                            maxmemory_mb=64, password=None, quote=redis_quote))
-        role = ["--replicaof", "127.0.0.1", str(replicaof)] if replicaof else ["--replicaof", "no", "one"]
+        role = ["--replicaof", self.monitored, str(replicaof)] if replicaof else ["--replicaof", "no", "one"]
         self._start(f"server-{i}", [self.binary, str(conf), *role], self.server_env.get(i))
 
     def start(self) -> "SentinelSet":
@@ -71,7 +75,7 @@ class SentinelSet:
             d = self.dir / f"sentinel-{i}"
             d.mkdir(parents=True, exist_ok=True)
             (d / "sentinel.conf").write_text(render_sentinel_conf(
-                port=port, bind="127.0.0.1", directory=str(d), master=MASTER, primary=("127.0.0.1", self.server_ports[0]),
+                port=port, bind=self.bind, directory=str(d), master=MASTER, primary=(self.monitored, self.server_ports[0]),
                 quorum=2, down_after_ms=self.down_after_ms, failover_timeout_ms=self.failover_timeout_ms,
                 parallel_syncs=1, password=None, quote=redis_quote))
             self.start_sentinel(i)
@@ -86,9 +90,10 @@ class SentinelSet:
     def topology(self, path: Path) -> Path:
         """A topology (the demo's actors, never started) whose redis: section is this set, for launcher tools."""
         data = retarget(demo_topology_data())
+        host = f"[{self.ipv6_as}]" if self.ipv6_as else "127.0.0.1"
         data["redis"] = {"managed": True, "sentinel": {
-            "master": MASTER, "servers": [f"127.0.0.1:{p}" for p in self.server_ports],
-            "sentinels": [f"127.0.0.1:{p}" for p in self.sentinel_ports],
+            "master": MASTER, "servers": [f"{host}:{p}" for p in self.server_ports],
+            "sentinels": [f"{host}:{p}" for p in self.sentinel_ports],
             "down_after_ms": self.down_after_ms, "failover_timeout_ms": self.failover_timeout_ms}}
         return write_topology(path, data)
 

@@ -53,9 +53,9 @@ class StampingClusterer:
 
 
 @contextlib.contextmanager
-def holder_off(tmp_path, offset_s: float):
+def holder_off(tmp_path, offset_s: float, standby_offset_s: float = 0.0):
     """state_writer (its chain's clock offset_s off the right time) takes the lease first; then state_writer_b (its
-    chain's clock right)."""
+    chain's clock standby_offset_s off: right by default)."""
     server = RedisServer(tmp_path / "redis").start()
     data = retarget(demo_topology_data(), server.url)
     data["clusters"]["cadence_s"] = CADENCE_S
@@ -68,7 +68,7 @@ def holder_off(tmp_path, offset_s: float):
                                         "metrics_port": free_port(), "sockets": {"state": {"connect": standby_state}}}
     path = write_topology(tmp_path / "topology.yaml", data)
     chains = [StampingClusterer(data["actors"]["clusterer"]["sockets"]["state"]["bind"], offset_s),
-              StampingClusterer(standby_state, 0.0)]
+              StampingClusterer(standby_state, standby_offset_s)]
     procs: dict[str, ActorProcess] = {}
     try:
         procs["state_writer"] = ActorProcess(path, "state_writer", kind="state_writer", log_dir=tmp_path).start()
@@ -122,3 +122,16 @@ def test_a_lease_holder_whose_states_are_stale_by_its_clock_gives_way_to_a_stand
         tokens = [int(f["fence_token"]) for _i, f in r.xrange(keys.CLUSTER_STATE_STREAM)]
         after = tokens[tokens.index(int(taken_at)):]
         assert set(after) == {int(taken_at)}, tokens  # one writer since the takeover: no record of the old token
+
+
+def test_two_writers_off_in_opposite_directions_by_less_than_the_margin_do_not_trade_the_lease(tmp_path):
+    """The holder's chain 2.8 s behind (its states older than the demo gate's 3 s window, the margin, when more than
+    0.2 s old), the standby's 0.7 s ahead (from a second yet to come for most of each second): both are stale to the
+    gates at some ticks and fresh at others, 3.5 s apart. Before (revlease): the lease went back and forth several times a second,
+    each taker fencing the other (a new token, a warning each), the stored state alternating between the two."""
+    with holder_off(tmp_path, -2.8, standby_offset_s=0.7) as system:
+        r = system["redis"]
+        wait_for(lambda: r.xlen(keys.CLUSTER_STATE_STREAM) >= 3, 20 * CADENCE_S, "the holder's first writes")
+        time.sleep(8 * CADENCE_S)  # (the flap took the lease twice a second)
+        tokens = [int(f["fence_token"]) for _i, f in r.xrange(keys.CLUSTER_STATE_STREAM)]
+        assert len(set(tokens)) <= 2, tokens  # at most one takeover, never back and forth

@@ -36,3 +36,19 @@ def test_status_names_a_second_server_answering_role_master_until_it_is_a_replic
         assert "masters" not in state and sentinels_ok(state), state
     finally:
         group.stop()
+
+
+def test_a_second_primary_beside_one_named_in_another_spelling_of_its_ipv6_address_is_said_beside_it(tmp_path):
+    """The topology names the servers [0:0:0:0:0:0:0:1]:PORT, the sentinels answer ::1 (Redis writes addresses
+    canonical). Before (revlease): `named` null and the line said the two masters were `beside each other, none of them
+    the primary the sentinels name`, one of them being it."""
+    from launcher.supervise import sentinel_status
+    from launcher.topology import load_topology
+    group = SentinelSet(tmp_path / "s", servers=2, ipv6_as="0:0:0:0:0:0:0:1").start()
+    try:
+        topo = load_topology(str(group.topology(tmp_path / "topology.yaml")))
+        redis.Redis(port=group.server_ports[1], socket_timeout=1).execute_command("REPLICAOF", "NO", "ONE")
+        primary, stray = (f"[0:0:0:0:0:0:0:1]:{port}" for port in group.server_ports)
+        assert sentinel_status(topo).get("masters") == {"named": primary, "others": [stray]}
+    finally:
+        group.stop()

@@ -10010,6 +10010,26 @@ MUTATIONS: list[Mutation] = [
         "    if symbol not in grid.index and ts <= now_s + TICK_FUTURE_SKEW_S:\n        return \"unknown_symbol\"\n",
         ("tests/test_cluster_side_attack.py::test_a_tick_of_a_symbol_outside_the_allowlist_stamped_ahead_is_unknown_"
          "symbol_not_a_clock_refusal",)),
+    Mutation(
+        "two_writers_each_stale_at_some_ticks_trade_the_lease_back_and_forth",
+        "a standby takes the lease from a holder whose states are stale only with its own state fresh with a cadence "
+        "to spare and not ahead of Redis's clock; before, two writers off in opposite directions by less than the "
+        "margin (2.8 s behind, 0.7 s ahead) took the lease from each other twice a second (revlease)",
+        "actors/state_writer.py",
+        "  local mine_fresh = now_ms - mine <= margin - spare and mine <= now_ms\n",
+        "  local mine_fresh = now_ms - mine <= margin and math.floor(mine / 1000) <= now_s\n",
+        ("tests/test_ha_standby_clock_review.py::test_two_writers_off_in_opposite_directions_by_less_than_the_margin_do_"
+         "not_trade_the_lease",)),
+    Mutation(
+        "status_names_no_sentinels_primary_when_the_topology_spells_its_ipv6_address_otherwise",
+        "status's SECOND PRIMARY line names the sentinels' primary beside the stray one when the topology spells its "
+        "IPv6 address otherwise ([0:0:0:0:0:0:0:1], the sentinels ::1); before, named null and the line said none of "
+        "them was the sentinels' primary (revlease)",
+        "launcher/supervise.py",
+        "    named = next((m for m in masters if said is not None and same_address(m, said[0])), None)\n",
+        "    named = said[0] if said is not None and said[0] in masters else None\n",
+        ("tests/test_status_two_masters_review.py::test_a_second_primary_beside_one_named_in_another_spelling_of_its_ipv6_"
+         "address_is_said_beside_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
