@@ -478,6 +478,23 @@ def redis_minus_mono_s(reading: ClockReading) -> float:
     return reading.ahead_s + reading.wall_minus_mono_s
 
 
+def redis_clock_step(last: tuple[Any, float, float] | None,
+                     reading: ClockReading) -> tuple[float | None, tuple[Any, float, float] | None]:
+    """How far Redis's clock certainly stepped since `last` ((server, redis_minus_mono_s, uncertainty_s) of the reading
+    compared against), None when not beyond REDIS_CLOCK_STEP_S, and the reading to compare the next against. A step is
+    known to within both readings' uncertainties (half their round trip), so only one beyond the threshold plus both
+    counts; a reading too uncertain to show a step (round trips over REDIS_CLOCK_STEP_S: Redis busy with slow scripts
+    under a long timeout) is not compared against either. Compared whole, two readings behind 2.5 s scripts logged a
+    step of 2.35 s forward and another back, Redis's clock unmoved (rev2clk)."""
+    now = (reading.server, redis_minus_mono_s(reading), reading.uncertainty_s)
+    if last is None or last[0] != reading.server:
+        return None, now
+    step_s = now[1] - last[1]
+    if abs(step_s) > REDIS_CLOCK_STEP_S + last[2] + now[2]:
+        return step_s, now
+    return None, (last if now[2] > REDIS_CLOCK_STEP_S / 2 else now)
+
+
 def redis_clock_step_detail(step_s: float) -> str:
     """What a step of Redis's clock did to the keys the issuer writes (redis_clock_stepped)."""
     if step_s > 0:
@@ -621,7 +638,7 @@ class PermitIssuer(Actor):
         self._redis_clock_uncertainty_s = 0.0
         self._clock_server: tuple[str, int] | str | None = None  # the server whose clock was read (RespClient.server)
         self._wall_minus_mono_s = time.time() - time.monotonic()  # as of the reading of Redis's clock
-        self._redis_minus_mono: tuple[Any, float] | None = None  # (server, redis_minus_mono_s) of the last reading taken
+        self._redis_minus_mono: tuple[Any, float, float] | None = None  # redis_clock_step: the reading compared against
         # When the reading of Redis's clock in use, and the last reading of INFO memory taken up, began
         # (time.monotonic()): one that began earlier, the housekeeping thread's, is older than one a decision made.
         self._clock_began = self._memory_began = -math.inf
@@ -660,12 +677,11 @@ class PermitIssuer(Actor):
         REDIS_CLOCK_STEP_S since the last is logged (redis_clock_stepped): every key expires by Redis's clock."""
         if reading is None or reading.began <= self._clock_began:
             return
-        last, self._redis_minus_mono = self._redis_minus_mono, (reading.server, redis_minus_mono_s(reading))
-        if last is not None and last[0] == reading.server:  # (kept through clock_went_back's forced re-read)
-            step_s = self._redis_minus_mono[1] - last[1]
-            if abs(step_s) > REDIS_CLOCK_STEP_S:
-                self.log.error("redis_clock_stepped", step_s=round(step_s, 3), redis=str(reading.server),
-                               detail=redis_clock_step_detail(step_s))
+        # (_redis_minus_mono is kept through clock_went_back's forced re-read)
+        step_s, self._redis_minus_mono = redis_clock_step(self._redis_minus_mono, reading)
+        if step_s is not None:
+            self.log.error("redis_clock_stepped", step_s=round(step_s, 3), redis=str(reading.server),
+                           uncertainty_s=round(reading.uncertainty_s, 3), detail=redis_clock_step_detail(step_s))
         self._clock_began = reading.began
         self._redis_clock_uncertainty_s, self._redis_clock_ahead_s = reading.uncertainty_s, reading.ahead_s
         self._wall_minus_mono_s, self._clock_server = reading.wall_minus_mono_s, reading.server

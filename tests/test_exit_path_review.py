@@ -289,3 +289,27 @@ def test_a_step_of_redis_clock_is_measured_against_the_monotonic_clock_not_this_
     issuer.clock_went_back("3000")  # a script found Redis's clock gone back
     issuer.keep_clock(reading(time.monotonic(), 0.5, 997.0))  # the re-read: Redis's clock 3 s back
     assert [(x["event"], x["step_s"]) for x in logged] == [("redis_clock_stepped", -3.0)], logged
+
+
+def test_readings_of_redis_clock_behind_slow_scripts_are_no_step_and_a_step_across_them_is_logged_once() -> None:
+    """rev2clk: a reading of Redis's clock is known to within half its round trip. Behind 2.5 s scripts (a real Redis,
+    a 10 s timeout) a reading came out 2.35 s ahead, uncertainty 2.36 s, and the next, load gone, 2.35 s back: both
+    logged redis_clock_stepped, Redis's clock unmoved. Only a step beyond the threshold plus both uncertainties counts,
+    and a real step across such a reading is still logged, once."""
+    from types import SimpleNamespace
+
+    from actors.permit_issuer import ClockReading, PermitIssuer
+
+    def reading(ahead_s: float, uncertainty_s: float = 0.00002) -> ClockReading:
+        return ClockReading(time.monotonic(), ("127.0.0.1", 6379), uncertainty_s, ahead_s, 1000.0)
+
+    issuer = object.__new__(PermitIssuer)
+    logged: list[dict] = []
+    issuer.log = SimpleNamespace(error=lambda event, **fields: logged.append({"event": event, **fields}))
+    issuer._clock_began, issuer._redis_minus_mono = float("-inf"), None
+    for r in (reading(0.0), reading(2.3526, 2.3560), reading(0.0)):  # as read: before, behind the scripts, after
+        issuer.keep_clock(r)
+    assert logged == [], logged
+    for r in (reading(2.3526, 2.3560), reading(3.0), reading(3.0)):  # stepped 3 s forward while behind the scripts
+        issuer.keep_clock(r)
+    assert [(x["event"], x["step_s"]) for x in logged] == [("redis_clock_stepped", 3.0)], logged

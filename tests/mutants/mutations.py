@@ -9997,8 +9997,8 @@ MUTATIONS: list[Mutation] = [
         "a step of Redis's clock (every cooldown and permit expires by it: 61 s forward expired a live cooldown at once) "
         "is logged by the permit issuer, redis_clock_stepped; it took the new offset without a word (revclock)",
         "actors/permit_issuer.py",
-        "            if abs(step_s) > REDIS_CLOCK_STEP_S:\n",
-        "            if abs(step_s) > REDIS_CLOCK_STEP_S and False:\n",
+        "        if step_s is not None:\n",
+        "        if step_s is not None and False:\n",
         ("tests/test_exit_path_review.py::test_a_step_of_redis_clock_that_expires_every_cooldown_at_once_is_logged_by_"
          "the_issuer",)),
     Mutation(
@@ -10030,6 +10030,25 @@ MUTATIONS: list[Mutation] = [
         "    named = said[0] if said is not None and said[0] in masters else None\n",
         ("tests/test_status_two_masters_review.py::test_a_second_primary_beside_one_named_in_another_spelling_of_its_ipv6_"
          "address_is_said_beside_it",)),
+    Mutation(
+        "issuer_logs_a_reading_behind_slow_scripts_as_a_step_of_redis_clock",
+        "a step of Redis's clock counts only beyond the threshold plus both readings' uncertainties (rev2clk): compared "
+        "whole, a reading behind 2.5 s scripts logged redis_clock_stepped 2.35 s forward, and the next 2.35 s back, "
+        "Redis's clock unmoved",
+        "actors/permit_issuer.py",
+        "    if abs(step_s) > REDIS_CLOCK_STEP_S + last[2] + now[2]:\n",
+        "    if abs(step_s) > REDIS_CLOCK_STEP_S:\n",
+        ("tests/test_exit_path_review.py::test_readings_of_redis_clock_behind_slow_scripts_are_no_step_and_a_step_across_"
+         "them_is_logged_once",)),
+    Mutation(
+        "issuer_compares_the_next_reading_against_one_too_uncertain_to_show_a_step",
+        "a reading of Redis's clock too uncertain to show a step is not the one the next is compared against (rev2clk): "
+        "compared against it, a 3 s step across slow scripts went unlogged",
+        "actors/permit_issuer.py",
+        "    return None, (last if now[2] > REDIS_CLOCK_STEP_S / 2 else now)\n",
+        "    return None, now\n",
+        ("tests/test_exit_path_review.py::test_readings_of_redis_clock_behind_slow_scripts_are_no_step_and_a_step_across_"
+         "them_is_logged_once",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
