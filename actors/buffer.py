@@ -387,6 +387,11 @@ class BufferActor(Actor):
             if self.persist_held_until_mono is None:
                 self.hold_history_ahead_of_clock(saved, now)
             self.mark_history_held(saved, now)
+        elif saved.head_slot > self.grid.slot_of(now):
+            # A saved head ahead of this clock within the skew (a restart between a step back within it and the
+            # clock's return): head_advance_s's mark starts from that head, as the last run's stood, so the return is
+            # no forward step (rev2clk: -4 s, a restart, +4 s, +2 s summed 6 s, an ahead fault).
+            self.offset_high_s = max(self.offset_high_s, saved.head_slot * self.cadence_s - time.monotonic())
         self.grid.advance(self.grid.slot_of(now))
         self.grid.merge_from(saved)
         # The slots the last run handed out stay handed out: a tick for one is refused late after a restart too (it

@@ -470,6 +470,39 @@ def test_a_clock_stepped_back_within_the_skew_and_forward_again_is_no_forward_fa
     assert metrics["p27_buffer_history_save_held"] == 0
 
 
+def test_a_buffer_restarted_between_a_step_back_within_the_skew_and_its_return_is_no_forward_fault(system, tmp_path):
+    """rev2clk: head_advance_s's mark (the furthest the clock read) lived one run. A buffer restarted on a clock
+    stepped back 4 s (within the skew: its saved head 4 s ahead of that clock, nothing held) started its mark from
+    that clock, so the clock's return (+4 s) and 2 s more summed 6 s: clock_fault direction=ahead, the history held
+    unsaved a window (6 h at production). The mark now starts from a saved head ahead of the clock."""
+    import time
+
+    from helpers import scrape
+    from test_clusters_end_to_end import SteppedClockProcess
+
+    ports = system["ports"]
+
+    def cadences_pass(n: int) -> None:  # n cadences by the monotonic clock, and publishes meanwhile
+        begun, published = time.monotonic(), scrape(ports["buffer"])["p27_windows_published_total"]
+        wait_for(lambda: time.monotonic() >= begun + n * 0.5
+                 and scrape(ports["buffer"])["p27_windows_published_total"] >= published + 2, 15, f"{n} cadences")
+
+    clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path)
+    clock_file.write_text("-4")
+    cadences_pass(3)
+    system["procs"]["buffer"].terminate()
+    system["procs"]["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
+    wait_for(lambda: scrape(ports["buffer"]).get("p27_windows_published_total", 0) >= 2, 20, "the restarted buffer")
+    for offset_s in ("0", "2"):
+        clock_file.write_text(offset_s)
+        cadences_pass(3)
+    metrics = scrape(ports["buffer"])
+    log = system["procs"]["buffer"].log()
+    assert "clock_fault" not in log.replace("clock_fault_ended", ""), log[-2000:]
+    assert metrics['p27_buffer_clock_faults_total{direction="ahead"}'] == 0, log[-2000:]
+    assert metrics["p27_buffer_history_save_held"] == 0
+
+
 def test_a_second_backward_clock_step_does_not_release_the_history_hold(system, tmp_path):
     """Two backward steps in a row (-3600 s, then -7200 s): the second was taken for the end of a forward
     fault and released the hold, so the emptied grid was persisted over the saved history."""

@@ -10049,6 +10049,16 @@ MUTATIONS: list[Mutation] = [
         "    return None, now\n",
         ("tests/test_exit_path_review.py::test_readings_of_redis_clock_behind_slow_scripts_are_no_step_and_a_step_across_"
          "them_is_logged_once",)),
+    Mutation(
+        "buffer_restarted_mid_step_back_starts_its_mark_from_its_clock",
+        "a buffer restarted between a step back within the skew and the clock's return starts head_advance_s's mark "
+        "from its saved head when that lies ahead of its clock: from its clock, -4 s, a restart, +4 s, +2 s summed 6 s, "
+        "an ahead fault holding the history unsaved a window (rev2clk, session 41)",
+        "actors/buffer.py",
+        "        elif saved.head_slot > self.grid.slot_of(now):\n",
+        "        elif False:\n",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_buffer_restarted_between_a_step_back_within_the_skew_and_its_return_is_no_forward_fault",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
