@@ -239,6 +239,17 @@ def buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path):
     return clock_file
 
 
+def cadences_pass(ports, n: int) -> None:
+    """n of the demo buffer's 0.5 s cadences by the monotonic clock, and two publishes meanwhile: polled, not slept."""
+    import time
+
+    from helpers import scrape
+
+    begun, published = time.monotonic(), scrape(ports["buffer"])["p27_windows_published_total"]
+    wait_for(lambda: time.monotonic() >= begun + n * 0.5
+             and scrape(ports["buffer"])["p27_windows_published_total"] >= published + 2, 15, f"{n} cadences")
+
+
 def the_history_merges_again_once_the_clock_is_right(ports, clock_file) -> None:
     from helpers import scrape
     from test_clusters_end_to_end import buffer_points
@@ -454,17 +465,13 @@ def test_a_clock_stepped_back_within_the_skew_and_forward_again_is_no_forward_fa
     held its history unsaved a whole window (6 h at production's 361 x 60 s, P27BufferClockFault firing throughout,
     a restart losing every point since), though its head had moved 2 s ahead. Only a step past the furthest the
     clock had read moves the head ahead, and counts."""
-    import time
-
     from helpers import scrape
 
     ports = system["ports"]
     clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path)
-    for offset_s in ("-4", "0", "2"):  # bounded: three steps, 1.5 s (three cadences) each
+    for offset_s in ("-4", "0", "2"):  # bounded: three steps, three cadences each
         clock_file.write_text(offset_s)
-        time.sleep(1.5)
-    published = scrape(ports["buffer"])["p27_windows_published_total"]
-    wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 2, 10, "two more publishes")
+        cadences_pass(ports, 3)
     metrics = scrape(ports["buffer"])
     assert metrics['p27_buffer_clock_faults_total{direction="ahead"}'] == 0, system["procs"]["buffer"].log()[-2000:]
     assert metrics["p27_buffer_history_save_held"] == 0
@@ -475,27 +482,20 @@ def test_a_buffer_restarted_between_a_step_back_within_the_skew_and_its_return_i
     stepped back 4 s (within the skew: its saved head 4 s ahead of that clock, nothing held) started its mark from
     that clock, so the clock's return (+4 s) and 2 s more summed 6 s: clock_fault direction=ahead, the history held
     unsaved a window (6 h at production). The mark now starts from a saved head ahead of the clock."""
-    import time
-
     from helpers import scrape
     from test_clusters_end_to_end import SteppedClockProcess
 
     ports = system["ports"]
 
-    def cadences_pass(n: int) -> None:  # n cadences by the monotonic clock, and publishes meanwhile
-        begun, published = time.monotonic(), scrape(ports["buffer"])["p27_windows_published_total"]
-        wait_for(lambda: time.monotonic() >= begun + n * 0.5
-                 and scrape(ports["buffer"])["p27_windows_published_total"] >= published + 2, 15, f"{n} cadences")
-
     clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path)
     clock_file.write_text("-4")
-    cadences_pass(3)
+    cadences_pass(ports, 3)
     system["procs"]["buffer"].terminate()
     system["procs"]["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
     wait_for(lambda: scrape(ports["buffer"]).get("p27_windows_published_total", 0) >= 2, 20, "the restarted buffer")
     for offset_s in ("0", "2"):
         clock_file.write_text(offset_s)
-        cadences_pass(3)
+        cadences_pass(ports, 3)
     metrics = scrape(ports["buffer"])
     log = system["procs"]["buffer"].log()
     assert "clock_fault" not in log.replace("clock_fault_ended", ""), log[-2000:]
