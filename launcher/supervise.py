@@ -2790,11 +2790,14 @@ def render_sentinel_status(state: dict[str, Any]) -> str:
 def _second_primary_line(masters: dict[str, Any]) -> str:
     others = ", ".join(masters["others"])
     verb = "answers" if len(masters["others"]) == 1 else "answer"
+    # (named None: the sentinels name another server, or none answered: the line above says which)
     beside = (f"beside {masters['named']}, the sentinels' primary" if masters["named"] else
-              "beside each other, none of them the primary the sentinels name")
-    return (f"sentinel: SECOND PRIMARY: {others} {verb} ROLE master {beside}: it takes the writes of any client sent "
+              "beside each other, none of them named by an answering sentinel")
+    each = "it takes" if len(masters["others"]) == 1 else "each takes"
+    return (f"sentinel: SECOND PRIMARY: {others} {verb} ROLE master {beside}: {each} the writes of any client sent "
             "to it (a `url:` client, a tool; the actors follow the sentinels), lost when Sentinel demotes it (10-12 s "
-            "after a failed-over primary's host rejoins); if it lasts, the sentinels cannot reach it")
+            "after a failed-over primary's host rejoins); if it lasts, the sentinels cannot reach it or do not list "
+            "it as a replica (`SENTINEL REPLICAS` of the topology's sentinel master)")
 
 
 def _minority_note(replica: str, by: list[str], unlisted: list[str], state: dict[str, Any]) -> str:

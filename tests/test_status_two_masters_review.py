@@ -52,3 +52,25 @@ def test_a_second_primary_beside_one_named_in_another_spelling_of_its_ipv6_addre
         assert sentinel_status(topo).get("masters") == {"named": primary, "others": [stray]}
     finally:
         group.stop()
+
+
+def test_two_masters_with_no_sentinel_answering_are_not_said_to_be_beside_a_primary_the_sentinels_name(tmp_path):
+    """Every sentinel down, a replica turned master by hand (revdocs41): the line said `none of them the primary the
+    sentinels name` of sentinels that named nothing, and `it takes` of two servers. Now it says no answering sentinel
+    names any of them, `each takes`, and what a lasting one means (the sentinels cannot reach it or do not list it)."""
+    from launcher.supervise import render_sentinel_status, sentinel_status, sentinels_ok
+    from launcher.topology import load_topology
+    group = SentinelSet(tmp_path / "s", servers=2).start()
+    try:
+        topo = load_topology(str(group.topology(tmp_path / "topology.yaml")))
+        for i in range(3):
+            group.kill(f"sentinel-{i}")
+        redis.Redis(port=group.server_ports[1], socket_timeout=1).execute_command("REPLICAOF", "NO", "ONE")
+        state = sentinel_status(topo)
+        assert state.get("masters", {}).get("named", "?") is None and sentinels_ok(state) is False, state
+        text = render_sentinel_status(state)
+        assert "beside each other, none of them named by an answering sentinel: each takes the writes" in text, text
+        assert "none of them the primary the sentinels name" not in text, text
+        assert "cannot reach it or do not list it as a replica" in text, text
+    finally:
+        group.stop()

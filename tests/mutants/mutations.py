@@ -10059,6 +10059,15 @@ MUTATIONS: list[Mutation] = [
         "        elif False:\n",
         ("tests/test_cluster_side_attack.py::"
          "test_a_buffer_restarted_between_a_step_back_within_the_skew_and_its_return_is_no_forward_fault",)),
+    Mutation(
+        "status_says_two_masters_are_beside_a_primary_the_sentinels_name_when_none_answers",
+        "status's SECOND PRIMARY line with no sentinel answering names no primary the sentinels name (revdocs41: it "
+        "said `none of them the primary the sentinels name` of sentinels that named nothing)",
+        "launcher/supervise.py",
+        '              "beside each other, none of them named by an answering sentinel")\n',
+        '              "beside each other, none of them the primary the sentinels name")\n',
+        ("tests/test_status_two_masters_review.py::"
+         "test_two_masters_with_no_sentinel_answering_are_not_said_to_be_beside_a_primary_the_sentinels_name",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
