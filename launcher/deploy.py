@@ -597,8 +597,13 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
             after = "the proof after the rollback"
         record["proved_after_rollback"] = again
         record["rollback_s"] = round(time.monotonic() - rollback_started, 2)
+        # Nothing is proved before the deploy: a fault the system already had fails the proof after the first host and
+        # the one after the rollback alike, and reads as that host's (revha3: exec SIGSTOPped, market blamed).
+        before = ("" if again or after != "the proof after the rollback" else
+                  f" (deploy proves nothing before it starts: if these checks failed before the deploy too, the fault is "
+                  f"the system's, not {host}'s; read each failed check's detail above)")
         print(f"FAILED: check '{failed[0]}' failed on host {host}; rolled back: {'; '.join(whats)}; "
-              f"{after} {'passed' if again else 'FAILED: ' + ', '.join(still)}", flush=True)
+              f"{after} {'passed' if again else 'FAILED: ' + ', '.join(still)}{before}", flush=True)
         return finish("rolled back" if again and all_back else "rollback failed", 1)
     print(f"deployed {topo.name} to {', '.join(targets)}: every proof passed", flush=True)
     return finish("ok", 0)
