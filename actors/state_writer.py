@@ -465,7 +465,9 @@ class StateWriterActor(Actor):
                                  detail="the stored cluster state and this writer's latest state were more than the "
                                         "margin apart, and by Redis's clock the stored one was stale to a gate while "
                                         "this writer's was not: the holder's states are stale to the gates (its host's "
-                                        "clock behind or ahead, or its chain lagging); it is fenced at its next write")
+                                        "clock behind or ahead, or its chain lagging), or Redis's clock is off with "
+                                        "this writer's chain's (check both against NTP), or a Redis failover lost the "
+                                        "stored state (docs/ha-standby-cluster-side.md); it is fenced at its next write")
             else:
                 self.log.info("lease_acquired", fence_token=token)
             self.write_latest()
