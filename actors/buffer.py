@@ -115,7 +115,7 @@ class BufferActor(Actor):
         # A forward clock step holds persistence (the grid it wiped must not replace the saved history)
         # until the clock comes back (the history is then reloaded) or the saved history has aged out.
         self.clock_anchor = (now, time.monotonic())
-        self.offset_high_s = now - time.monotonic()  # head_advance_s: the furthest ahead since the head last moved back
+        self.offset_high_s = now - self.clock_anchor[1]  # head_advance_s: the furthest ahead since the head moved back
         self.persist_held_until_mono = None
         self.persist_failed = False  # the last save of the history failed (history_persisted_again when one works)
         self.held_for_back_step = False  # the hold is for a backward step (a second one must not end it)
@@ -190,7 +190,7 @@ class BufferActor(Actor):
         head_before = self.grid.head_slot
         self.grid.rewind(self.grid.slot_of(now))
         self.clock_anchor = (now, time.monotonic())
-        self.offset_high_s = now - time.monotonic()
+        self.offset_high_s = now - self.clock_anchor[1]
         # After a forward fault the hold ends here; with none, the clock itself stepped back: the saved
         # history lies ahead of it and the emptied grid must not replace it (reloaded when it comes forward).
         held = self.persist_held_until_mono is not None
