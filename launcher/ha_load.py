@@ -490,6 +490,14 @@ def silent_attempt_ms(endpoint: str, timeout_ms: int, count: int = 20) -> float:
     return round(statistics.median(took) * 1000, 1)
 
 
+def _at(address: tuple[Any, Any]) -> str:
+    """ADDR:PORT of an (address, port) the topology spells or a Redis answer gives, the address canonical
+    (launcher.sentinel.canonical_address): the topology's [0:0:0:0:0:0:0:1] and Sentinel's ::1 are one server."""
+    from launcher.sentinel import canonical_address
+    host, port = canonical_address(address)
+    return f"{host}:{port}"
+
+
 def redis_state(topology: str) -> dict[str, Any]:
     """The managed Sentinel store of `topology` as this host sees it: {"servers": [{"at", "role", "pid",
     "synced"}], "sentinels": [{"at", "names", "replicas", "others"}], "primary": "ADDR:PORT" of the one server
@@ -506,7 +514,7 @@ def redis_state(topology: str) -> dict[str, Any]:
 
     servers = []
     for address in cfg.server_addresses():
-        row: dict[str, Any] = {"at": f"{address[0]}:{address[1]}", "role": None, "pid": None, "synced": None}
+        row: dict[str, Any] = {"at": _at(address), "role": None, "pid": None, "synced": None}
         try:
             with ask(address) as r:
                 row["role"] = r.role()[0]
@@ -521,11 +529,11 @@ def redis_state(topology: str) -> dict[str, Any]:
     primary = masters[0] if len(masters) == 1 else None
     sentinels = []
     for address in cfg.sentinel_addresses():
-        row = {"at": f"{address[0]}:{address[1]}", "names": None, "replicas": None, "others": None}
+        row = {"at": _at(address), "names": None, "replicas": None, "others": None}
         try:
             with ask(address) as r:
                 named = r.execute_command("SENTINEL", "get-master-addr-by-name", cfg.sentinel.master)
-                row["names"] = f"{named[0]}:{named[1]}" if named else None
+                row["names"] = _at(named) if named else None
                 state = r.execute_command("SENTINEL", "master", cfg.sentinel.master)
                 fields = state if isinstance(state, dict) else dict(zip(state[::2], state[1::2]))
                 row["replicas"], row["others"] = int(fields["num-slaves"]), int(fields["num-other-sentinels"])
@@ -590,8 +598,9 @@ def _force_failover(topology: str, to: str | None, timeout_s: float, phases: dic
     from redis.retry import Retry
     from launcher.topology import load_topology
     cfg = load_topology(topology).redis
-    servers = [f"{a}:{p}" for a, p in cfg.server_addresses()]
-    sentinels = [f"{a}:{p}" for a, p in cfg.sentinel_addresses()]
+    # Every address as _at writes it: the sentinels' answers and the topology's spelling compare equal.
+    servers = [_at(address) for address in cfg.server_addresses()]
+    sentinels = [_at(address) for address in cfg.sentinel_addresses()]
     lease_s = cfg.sentinel.down_after_ms / 1000 * PAUSE_SHARE_OF_DOWN_AFTER
     if to is not None:  # read as the topology reads sentinel.servers: a host name of hosts: is its address
         from launcher.sentinel import parse_place
@@ -599,7 +608,7 @@ def _force_failover(topology: str, to: str | None, timeout_s: float, phases: dic
             place = parse_place(to)
         except ValueError as exc:
             return f"no failover: --to {exc}"
-        to = f"{cfg.address_of(place.where)}:{place.port}"
+        to = _at((cfg.address_of(place.where), place.port))
 
     def ask(address: str, timeout: float = 2.0) -> redis.Redis:
         """A client that gives up after `timeout` (redis-py would retry 3 times by default: 4 x the timeout)."""
@@ -618,7 +627,7 @@ def _force_failover(topology: str, to: str | None, timeout_s: float, phases: dic
             seen = {}
             for row in rows:
                 fields = row if isinstance(row, dict) else dict(zip(row[::2], row[1::2]))
-                seen[f"{fields['ip']}:{fields['port']}"] = int(fields.get("slave-priority", 100))
+                seen[_at((fields["ip"], fields["port"]))] = int(fields.get("slave-priority", 100))
             if any(seen.get(o, 0) != 0 for o in others):
                 return False
         return True
@@ -633,7 +642,7 @@ def _force_failover(topology: str, to: str | None, timeout_s: float, phases: dic
             except redis.RedisError:
                 continue
             if reply:
-                names.add(f"{reply[0]}:{reply[1]}")
+                names.add(_at(reply))
         return names
 
     def lagging(primary: redis.Redis, timeout: float) -> list[str]:
@@ -641,7 +650,7 @@ def _force_failover(topology: str, to: str | None, timeout_s: float, phases: dic
         replica says (the primary hears a replica's offset only once a second while paused: no REPLCONF GETACK
         then); ["no replica online"] when it lists none."""
         info = primary.info("replication")
-        online = [f"{v['ip']}:{v['port']}" for k, v in info.items()
+        online = [_at((v["ip"], v["port"])) for k, v in info.items()
                   if k.startswith("slave") and isinstance(v, dict) and v.get("state") == "online"]
         behind = []
         for address in online:

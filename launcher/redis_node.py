@@ -37,13 +37,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from launcher.parent_death import die_with_parent  # noqa: E402
-from launcher.sentinel import answers_ping, parse_place, primary_in_files, sentinel_answer  # noqa: E402
+from launcher.sentinel import answers_ping, parse_place, primary_in_files, same_address, sentinel_answer  # noqa: E402
 
 
 def choose(me: tuple[str, int], initial_primary: tuple[str, int], answer: tuple[str, int] | None) -> list[str]:
-    """The role arguments for redis-server, given what the sentinels answer now (None: nobody answered)."""
+    """The role arguments for redis-server, given what the sentinels answer now (None: nobody answered). `me` as the
+    topology spells it, the answer as Sentinel does: compared as addresses (a primary named ::1 while the topology
+    says [0:0:0:0:0:0:0:1] started as a replica of itself)."""
     primary = initial_primary if answer is None else answer
-    if primary == me:
+    if same_address(primary, me):
         return ["--replicaof", "no", "one"]
     return ["--replicaof", primary[0], str(primary[1])]
 
@@ -110,13 +112,13 @@ def main(argv: list[str]) -> None:
         time.sleep(0.1)
         said = sentinel_answer(sentinels, args.master, timeout_s=timeout_s, password=password)
     answer = said[0] if said else None
-    if said and said == (me, True):
+    if said and said[1] and same_address(said[0], me):
         # A sentinel knew this server as the running primary: this is a restart (killed, crashed). Let
         # Sentinel fail over rather than come back as a second primary beside the one it promotes.
         print(f"redis_node: the sentinels still name this server {args.me} primary; waiting up to "
               f"{args.wait_ms} ms for their failover before starting", flush=True)
         deadline = time.monotonic() + args.wait_ms / 1000.0
-        while answer == me and time.monotonic() < deadline:
+        while answer is not None and same_address(answer, me) and time.monotonic() < deadline:
             time.sleep(0.1)
             now = sentinel_answer(sentinels, args.master, timeout_s=timeout_s, password=password)
             answer = now[0] if now else me

@@ -57,15 +57,21 @@ def place_text(address: tuple[Any, Any]) -> str:
     return str(Place(str(address[0]), address[1]))
 
 
-def same_address(a: tuple[str, int], b: tuple[str, int]) -> bool:
+def canonical_address(address: tuple[Any, Any]) -> tuple[str, int]:
+    """(address, port) with an IP address in Python's one spelling of it (0:0:0:0:0:0:0:1 and ::1 are ::1, ::ABCD is
+    ::abcd), a host name as written: to compare an address the topology spells with one Sentinel, ROLE or INFO
+    answers. Compare two canonical forms, never one with a Redis answer's text (Redis writes ::ffff:127.0.0.1 where
+    Python writes ::ffff:7f00:1)."""
+    try:
+        return str(ipaddress.ip_address(str(address[0]))), int(address[1])
+    except ValueError:
+        return str(address[0]), int(address[1])
+
+
+def same_address(a: tuple[Any, Any], b: tuple[Any, Any]) -> bool:
     """Whether two (address, port) are one place: an IP address in any of its spellings (0:0:0:0:0:0:0:1 is ::1, as
     Sentinel writes it), a host name as written."""
-    def canonical(address: tuple[str, int]) -> tuple[str, int]:
-        try:
-            return str(ipaddress.ip_address(address[0])), int(address[1])
-        except ValueError:
-            return address[0], int(address[1])
-    return canonical(a) == canonical(b)
+    return canonical_address(a) == canonical_address(b)
 
 
 def parse_place(text: Any) -> Place:

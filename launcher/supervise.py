@@ -381,7 +381,7 @@ def render_redis_files(topo: Topology, home: Home) -> dict[Path, str]:
     """Managed Redis config files: every data server's (always rewritten: the role is on the command
     line), and each sentinel's only when missing or its seed (the topology's settings) changed, since a
     sentinel keeps its learned state (the current primary, epochs) in that file."""
-    from launcher.sentinel import render_sentinel_conf, render_server_conf
+    from launcher.sentinel import render_sentinel_conf, render_server_conf, same_address
     redis = topo.redis
     files: dict[Path, str] = {}
     for prog in redis_programs(topo):
@@ -405,8 +405,9 @@ def render_redis_files(topo: Topology, home: Home) -> dict[Path, str]:
                 # Settings changed: seed again, but with the primary this sentinel last knew (its file's
                 # monitor line, which Sentinel rewrites at each failover), never back to the first server,
                 # whose data may be older.
+                # (Sentinel writes an IPv6 address canonical, the topology as its author did: [0:0:0:0:0:0:0:1] is ::1)
                 known = _monitored_primary(prog.conf(home), redis.sentinel.master)
-                if known in redis.server_addresses():
+                if known is not None and any(same_address(known, server) for server in redis.server_addresses()):
                     seed = seed.replace(_monitor_line(redis.sentinel.master, redis.server_addresses()[0]),
                                         _monitor_line(redis.sentinel.master, known), 1)
                 files[prog.conf(home)] = seed

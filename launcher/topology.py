@@ -99,7 +99,7 @@ class SentinelConfig:
 
     @staticmethod
     def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
-        from launcher.sentinel import parse_place
+        from launcher.sentinel import canonical_address, parse_place
         master = kwargs.get("master", "clustergate")
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", str(master)):
             v.problem(path + ("master",), f"{str(master)[:40]!r}: 1 to 64 letters, digits, _ . and -")
@@ -111,9 +111,10 @@ class SentinelConfig:
                 except ValueError as exc:
                     v.problem(path + (key, i), str(exc))
                     continue
-                if place in seen:
-                    v.problem(path + (key, i), f"{text} is also {key}[{seen[place]}]: each needs its own HOST:PORT")
-                seen.setdefault(place, i)
+                where = canonical_address((place.where, place.port))  # ([0:0:0:0:0:0:0:1]:P is [::1]:P)
+                if where in seen:
+                    v.problem(path + (key, i), f"{text} is also {key}[{seen[where]}]: each needs its own HOST:PORT")
+                seen.setdefault(where, i)
         return kwargs
 
 

@@ -10068,6 +10068,52 @@ MUTATIONS: list[Mutation] = [
         '              "beside each other, none of them the primary the sentinels name")\n',
         ("tests/test_status_two_masters_review.py::"
          "test_two_masters_with_no_sentinel_answering_are_not_said_to_be_beside_a_primary_the_sentinels_name",)),
+    Mutation(
+        "start_shim_restarts_a_primary_named_in_another_ipv6_spelling_without_waiting_for_the_failover",
+        "the start shim of a killed primary the sentinels still name waits for their failover when they name it ::1 and "
+        "the topology [0:0:0:0:0:0:0:1]; before, it did not wait and started it as a replica of itself (ipv6addr)",
+        "launcher/redis_node.py",
+        "    if said and said[1] and same_address(said[0], me):\n",
+        "    if said and said == (me, True):\n",
+        ("tests/test_ipv6_spelling_review.py::test_a_killed_primary_the_sentinels_name_in_another_spelling_waits_for_"
+         "their_failover_not_replicating_itself",)),
+    Mutation(
+        "start_shim_starts_a_primary_named_in_another_ipv6_spelling_as_a_replica_of_itself",
+        "the start shim takes a primary the sentinels (or their files) name ::1 for itself when the topology spells it "
+        "[0:0:0:0:0:0:0:1]; before, --replicaof ::1 PORT, a replica of itself (ipv6addr)",
+        "launcher/redis_node.py",
+        "    if same_address(primary, me):\n",
+        "    if primary == me:\n",
+        ("tests/test_ipv6_spelling_review.py::test_the_start_shim_takes_a_primary_named_in_another_spelling_of_its_"
+         "address_for_itself",)),
+    Mutation(
+        "reseeded_sentinel_goes_back_to_the_first_server_when_its_file_spells_the_primary_otherwise",
+        "a reseeded sentinel file keeps the primary Sentinel wrote as ::1 where the topology spells "
+        "[0:0:0:0:0:0:0:1]; before, it was seeded back to the first server, whose data may be older (ipv6addr)",
+        "launcher/supervise.py",
+        "                if known is not None and any(same_address(known, server) for server in redis.server_addresses()):\n",
+        "                if known in redis.server_addresses():\n",
+        ("tests/test_ipv6_spelling_review.py::test_a_reseeded_sentinel_keeps_the_primary_its_file_names_in_another_"
+         "spelling",)),
+    Mutation(
+        "ha_load_compares_the_topologys_ipv6_spelling_with_the_sentinels_as_text",
+        "ha_load redis says settled and ha_load failover --to a replica the topology spells [0:0:0:0:0:0:0:1] waits "
+        "for the priorities and answers OK; before, the sentinels' ::1 never matched: never settled, the move did not "
+        "wait for the priorities and answered that another server became the primary (ipv6addr)",
+        "launcher/ha_load.py",
+        "    host, port = canonical_address(address)\n",
+        "    host, port = address[0], int(address[1])\n",
+        ("tests/test_ipv6_spelling_review.py::test_ha_load_failover_to_a_replica_in_another_spelling_moves_the_primary_"
+         "there_and_says_ok",)),
+    Mutation(
+        "a_sentinel_listed_in_two_ipv6_spellings_is_counted_twice",
+        "validation refuses one sentinel listed twice as [::1]:P and [0:0:0:0:0:0:0:1]:P; before, it was accepted and "
+        "its word counted twice towards the majority (ipv6addr)",
+        "launcher/topology.py",
+        "                where = canonical_address((place.where, place.port))",
+        "                where = (place.where, place.port)",
+        ("tests/test_ipv6_spelling_review.py::test_a_sentinel_listed_twice_in_two_spellings_of_its_address_is_"
+         "refused",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
