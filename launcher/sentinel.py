@@ -59,13 +59,15 @@ def place_text(address: tuple[Any, Any]) -> str:
 
 def canonical_address(address: tuple[Any, Any]) -> tuple[str, int]:
     """(address, port) with an IP address in Python's one spelling of it (0:0:0:0:0:0:0:1 and ::1 are ::1, ::ABCD is
-    ::abcd), a host name as written: to compare an address the topology spells with one Sentinel, ROLE or INFO
-    answers. Compare two canonical forms, never one with a Redis answer's text (Redis writes ::ffff:127.0.0.1 where
-    Python writes ::ffff:7f00:1)."""
+    ::abcd), an IPv4-mapped one as its IPv4 address ([::ffff:127.0.0.1]:P is 127.0.0.1:P: a connection to it reaches
+    the IPv4 listener, and Redis cannot bind it), a host name as written: to compare an address the topology spells
+    with one Sentinel, ROLE or INFO answers. Compare two canonical forms, never one with a Redis answer's text."""
     try:
-        return str(ipaddress.ip_address(str(address[0]))), int(address[1])
+        ip = ipaddress.ip_address(str(address[0]))
     except ValueError:
         return str(address[0]), int(address[1])
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return str(mapped or ip), int(address[1])
 
 
 def same_address(a: tuple[Any, Any], b: tuple[Any, Any]) -> bool:

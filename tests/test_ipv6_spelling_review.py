@@ -108,3 +108,34 @@ def test_a_sentinel_listed_twice_in_two_spellings_of_its_address_is_refused(tmp_
     majority of two of three (launcher.sentinel.majority_word)."""
     said = problems(tmp_path, {"sentinel": {"sentinels": ["[::1]:26390", f"[{SPELLED}]:26390", "127.0.0.1:26391"]}})
     assert f"redis.sentinel.sentinels[1]: [{SPELLED}]:26390 is also sentinels[0]" in said, said
+
+
+def test_a_sentinel_listed_twice_as_its_ipv4_address_and_the_ipv4_mapped_one_is_refused(tmp_path: Path) -> None:
+    """[::ffff:127.0.0.1]:P is 127.0.0.1:P, another IPv6 spelling of one place: a connection to it reaches the IPv4
+    listener (one real sentinel, one run_id by either address). Before (revipv6 review of ipv6addr): Python's
+    ::ffff:7f00:1 was not 127.0.0.1, validate accepted it and the clients counted that sentinel twice."""
+    from launcher.sentinel import render_sentinel_conf
+    from launcher.supervise import redis_quote
+    from helpers import free_port
+    port = free_port()
+    d = tmp_path / "sentinel"
+    d.mkdir()
+    (d / "sentinel.conf").write_text(render_sentinel_conf(
+        port=port, bind="127.0.0.1", directory=str(d), master=MASTER, primary=("127.0.0.1", free_port()), quorum=2,
+        down_after_ms=2000, failover_timeout_ms=5000, parallel_syncs=1, password=None, quote=redis_quote))
+    sentinel = subprocess.Popen([SentinelSet(tmp_path / "unused").binary, str(d / "sentinel.conf"), "--sentinel"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        def run_id(host: str) -> str | None:
+            try:
+                return redis.Redis(host=host, port=port, socket_timeout=1).info("server")["run_id"]
+            except redis.RedisError:
+                return None
+        seen = wait_for(lambda: run_id("127.0.0.1"), 10, "the sentinel")
+        assert run_id("::ffff:127.0.0.1") == seen
+    finally:
+        sentinel.kill()
+        sentinel.wait(10)
+    said = problems(tmp_path, {"sentinel": {"sentinels": [f"127.0.0.1:{port}", f"[::ffff:127.0.0.1]:{port}",
+                                                          "127.0.0.1:26391"]}})
+    assert f"redis.sentinel.sentinels[1]: [::ffff:127.0.0.1]:{port} is also sentinels[0]" in said, said

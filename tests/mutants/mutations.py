@@ -10114,6 +10114,16 @@ MUTATIONS: list[Mutation] = [
         "                where = (place.where, place.port)",
         ("tests/test_ipv6_spelling_review.py::test_a_sentinel_listed_twice_in_two_spellings_of_its_address_is_"
          "refused",)),
+    Mutation(
+        "a_sentinel_listed_as_its_ipv4_address_and_the_ipv4_mapped_one_is_counted_twice",
+        "validation refuses one sentinel listed twice as 127.0.0.1:P and [::ffff:127.0.0.1]:P (the IPv4-mapped spelling "
+        "reaches the same IPv4 listener); before, it was accepted and its word counted twice towards the majority "
+        "(revipv6)",
+        "launcher/sentinel.py",
+        "    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None\n",
+        "    mapped = None\n",
+        ("tests/test_ipv6_spelling_review.py::test_a_sentinel_listed_twice_as_its_ipv4_address_and_the_ipv4_mapped_one_"
+         "is_refused",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
