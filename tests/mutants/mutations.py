@@ -994,7 +994,7 @@ MUTATIONS: list[Mutation] = [
         "restarted_primary_does_not_wait_for_the_failover",
         "a killed primary restarted by supervisord rejoins as the new primary's replica (issue 12)",
         "launcher/redis_node.py",
-        "    if said and said == (me, True):\n",
+        "    if said and said[1] and same_address(said[0], me):\n",
         "    if False:\n",
         ("tests/test_sentinel_failover.py::test_managed_sentinel_topology_fails_over_and_every_actor_follows",)),
     Mutation(
@@ -1406,8 +1406,8 @@ MUTATIONS: list[Mutation] = [
         "planned_failover_to_a_host_name_is_not_resolved",
         "ha_load failover --to HOST:PORT reads HOST as the topology does (a host name is its address)",
         "launcher/ha_load.py",
-        '        to = f"{cfg.address_of(place.where)}:{place.port}"\n',
-        '        to = f"{place.where}:{place.port}"\n',
+        '        to = _at((cfg.address_of(place.where), place.port))\n',
+        '        to = _at((place.where, place.port))\n',
         ("tests/test_sentinel_planned_failover_faults.py::"
          "test_a_planned_failover_to_a_replica_named_by_its_host_name_promotes_it",)),
     Mutation(
