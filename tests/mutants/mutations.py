@@ -10068,6 +10068,34 @@ MUTATIONS: list[Mutation] = [
         '              "beside each other, none of them the primary the sentinels name")\n',
         ("tests/test_status_two_masters_review.py::"
          "test_two_masters_with_no_sentinel_answering_are_not_said_to_be_beside_a_primary_the_sentinels_name",)),
+    Mutation(
+        "lease_takeover_from_a_live_holder_is_only_logged",
+        "a standby that takes the write lease from a live holder writing stale states counts it in "
+        "p27_state_writer_lease_takeovers_total, exported as 0 from the start; before, the takeover was a log line only "
+        "and no series showed it (leasemetric)",
+        "actors/state_writer.py",
+        "                self.m.lease_takeovers.inc()\n",
+        "",
+        ("tests/test_ha_standby_clock_review.py::test_a_takeover_from_a_live_holder_is_counted_by_the_writer_that_"
+         "took_it",)),
+    Mutation(
+        "state_clock_skew_episode_ends_at_the_first_fresh_state",
+        "the state writer's state_clock_skew episode ends only once states came fresh for a whole gate window: ended at "
+        "the first fresh state, a chain 0.7 s ahead logged state_clock_skew and state_clock_skew_ended in turn, twice "
+        "a second (leasemetric)",
+        "actors/state_writer.py",
+        "            if now_mono - self.fresh_since_mono >= self.gate_freshness_s:\n",
+        "            if True:\n",
+        (f"{SKEW}::test_a_chain_under_a_second_ahead_is_named_once_not_at_each_state_it_sends_in_a_second_not_yet_"
+         "begun",)),
+    Mutation(
+        "lease_takeover_alert_waits_for_a_second_takeover",
+        "P27StateWriterLeaseTakenOver fires at the first takeover of the write lease from a live holder in an hour, on "
+        "the taker (leasemetric)",
+        "configs/alerts.yml",
+        "        expr: sum by (job, instance) (increase(p27_state_writer_lease_takeovers_total[1h])) > 0\n",
+        "        expr: sum by (job, instance) (increase(p27_state_writer_lease_takeovers_total[1h])) > 1\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
