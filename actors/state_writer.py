@@ -140,7 +140,11 @@ class Fenced(Exception):
 # counter of another type is an error naming it, before the lease is taken (the INCR would fail after the SET).
 # A missing counter starts from Redis's clock in microseconds (no two lease scripts run within one), not 0: one
 # deleted (the fix that error names, or lost with an unpersisted Redis) handed out 1, 2, 3 again, and a paused
-# writer holding 3 passed the fence on resuming.
+# writer holding 3 passed the fence on resuming. A lease held by the caller itself with the newest token (a call of its
+# own that Redis ran but whose reply the caller never read: a timeout) is its own again, that token, renewed: before
+# (revlease2) the caller took it from itself as from a live holder writing stale states when the stored state was
+# stale (a cold start after an outage: counted as a takeover, P27StateWriterLeaseTakenOver firing beside no other
+# writer), and stood by until its own lease lapsed (lease_ms: 45 s at the production cadence) when it was fresh.
 ACQUIRE_LEASE = """
 local fence_type = redis.call('TYPE', KEYS[2])['ok']
 if fence_type ~= 'string' and fence_type ~= 'none' then
@@ -153,6 +157,12 @@ if fence_type == 'string' and not string.match(redis.call('GET', KEYS[2]), '^%-?
 end
 local taken_over = 0
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  -- held by this writer with the newest token: an earlier call of its own took it and its reply was lost (a timeout)
+  if fence_type == 'string' and redis.call('TYPE', KEYS[1])['ok'] == 'string'
+      and redis.call('GET', KEYS[1]) == ARGV[1] .. '/' .. redis.call('GET', KEYS[2]) then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return {tonumber(redis.call('GET', KEYS[2])), 0, 0}
+  end
   local pttl = redis.call('PTTL', KEYS[1])
   local mine, margin, spare = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
   if not mine or not margin or not spare or pttl <= 0 or redis.call('TYPE', KEYS[1])['ok'] ~= 'string'

@@ -10096,6 +10096,16 @@ MUTATIONS: list[Mutation] = [
         "        expr: sum by (job, instance) (increase(p27_state_writer_lease_takeovers_total[1h])) > 0\n",
         "        expr: sum by (job, instance) (increase(p27_state_writer_lease_takeovers_total[1h])) > 1\n",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "lease_reply_lost_is_taken_again_from_itself",
+        "a state writer that finds the lease held by itself with the newest token (its own lease script ran, the reply "
+        "lost to a timeout) holds it with that token, counted as an acquisition, not as a takeover from a live holder "
+        "writing stale states (revlease2)",
+        "actors/state_writer.py",
+        "      and redis.call('GET', KEYS[1]) == ARGV[1] .. '/' .. redis.call('GET', KEYS[2]) then\n",
+        "      and false then\n",
+        ("tests/test_state_writer_lease_reply_lost.py::"
+         "test_a_free_lease_taken_by_a_call_whose_reply_was_lost_is_no_takeover_from_a_live_holder",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
