@@ -10093,8 +10093,8 @@ MUTATIONS: list[Mutation] = [
         "P27StateWriterLeaseTakenOver fires at the first takeover of the write lease from a live holder in an hour, on "
         "the taker (leasemetric)",
         "configs/alerts.yml",
-        "        expr: sum by (job, instance) (increase(p27_state_writer_lease_takeovers_total[1h])) > 0\n",
-        "        expr: sum by (job, instance) (increase(p27_state_writer_lease_takeovers_total[1h])) > 1\n",
+        "          sum by (job, instance) (increase(p27_state_writer_lease_takeovers_total[1h])) > 0\n",
+        "          sum by (job, instance) (increase(p27_state_writer_lease_takeovers_total[1h])) > 1\n",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
     Mutation(
         "lease_reply_lost_is_taken_again_from_itself",
@@ -10106,6 +10106,14 @@ MUTATIONS: list[Mutation] = [
         "      and false then\n",
         ("tests/test_state_writer_lease_reply_lost.py::"
          "test_a_free_lease_taken_by_a_call_whose_reply_was_lost_is_no_takeover_from_a_live_holder",)),
+    Mutation(
+        "lease_takeover_before_the_first_scrape_fires_nothing",
+        "P27StateWriterLeaseTakenOver fires for a takeover counted before the writer's first scrape (a new series at 1, "
+        "or back at its value before a restart), by the counter above 0 on a writer started within the hour (revlease2)",
+        "configs/alerts.yml",
+        "          or sum by (job, instance) (p27_state_writer_lease_takeovers_total > 0\n",
+        "          or sum by (job, instance) (p27_state_writer_lease_takeovers_total > 1e9\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
