@@ -118,6 +118,10 @@ def make_metrics() -> SimpleNamespace:
         lease_takeovers=Counter("p27_state_writer_lease_takeovers_total",
                                 "Write leases this state writer took from a live holder whose written states were "
                                 "stale by Redis's clock (event=lease_taken_from_a_holder_writing_stale_states)"),
+        skewed_states=Counter("p27_state_writer_clock_skewed_states",
+                              "States that arrived refused by a gate for their timestamp, by this writer's clock (older "
+                              "than the smallest gate freshness_s, or stamped in a whole second not yet begun): "
+                              "event=state_clock_skew names an episode's first"),
     )
 
 
@@ -639,6 +643,7 @@ class StateWriterActor(Actor):
                                       "clusterer's host (or this one), or a backlog; the gate judges it stale and "
                                       "falls back to the proxy while this lasts")
             self.skewed_states += 1
+            self.m.skewed_states.inc()  # live while the episode goes on: its one line is at its start (revlease2)
             self.fresh_since_mono = None
         elif self.skewed_states:
             if self.fresh_since_mono is None:

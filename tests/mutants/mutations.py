@@ -10114,6 +10114,16 @@ MUTATIONS: list[Mutation] = [
         "          or sum by (job, instance) (p27_state_writer_lease_takeovers_total > 0\n",
         "          or sum by (job, instance) (p27_state_writer_lease_takeovers_total > 1e9\n",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "skewed_states_are_not_counted",
+        "the state writer counts each state a gate would refuse for its timestamp in "
+        "p27_state_writer_clock_skewed_states_total, live while a skew episode goes on after its one state_clock_skew "
+        "line (revlease2)",
+        "actors/state_writer.py",
+        "            self.m.skewed_states.inc()  # live while the episode goes on: its one line is at its start (revlease2)\n",
+        "",
+        (f"{SKEW}::test_a_chain_under_a_second_ahead_is_named_once_not_at_each_state_it_sends_in_a_second_not_yet_"
+         "begun",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
