@@ -22,7 +22,10 @@ latest state at once. Every state write checks under WATCH, in its one MULTI/EXE
 still the newest: a writer that paused past its lease and resumed is refused
 (p27_fail_closed_total{reason="fenced"}) and stands by; it never overwrites a newer writer. A holder that
 finds the state in Redis older than its last write (the write reached an old primary during a failover and
-was lost) writes it again, once, on its next lease tick.
+was lost) writes it again, once, on its next lease tick. A lease taken with a new token is counted
+(p27_state_writer_lease_acquisitions_total), and one taken from a live holder writing stale states is counted too,
+by the taker (p27_state_writer_lease_takeovers_total); the old holder reads lease_held 1 until its next lease tick
+or write.
 """
 
 from __future__ import annotations
@@ -109,6 +112,16 @@ def make_metrics() -> SimpleNamespace:
         points=Gauge("p27_points_per_symbol", "Valid grid points per symbol in the current window", ["symbol"]),
         last_update=Gauge("p27_last_update_timestamp_seconds", "Epoch time of the last successful write"),
         lease_held=Gauge("p27_state_writer_lease_held", "1 while this state writer holds the write lease (or needs none)"),
+        lease_acquired=Counter("p27_state_writer_lease_acquisitions_total",
+                               "Write leases this state writer took with a new fencing token (free, or from a holder "
+                               "writing stale states)"),
+        lease_takeovers=Counter("p27_state_writer_lease_takeovers_total",
+                                "Write leases this state writer took from a live holder whose written states were "
+                                "stale by Redis's clock (event=lease_taken_from_a_holder_writing_stale_states)"),
+        skewed_states=Counter("p27_state_writer_clock_skewed_states",
+                              "States that arrived refused by a gate for their timestamp, by this writer's clock (older "
+                              "than the smallest gate freshness_s, or stamped in a whole second not yet begun): "
+                              "event=state_clock_skew names an episode's first"),
     )
 
 
@@ -131,7 +144,11 @@ class Fenced(Exception):
 # counter of another type is an error naming it, before the lease is taken (the INCR would fail after the SET).
 # A missing counter starts from Redis's clock in microseconds (no two lease scripts run within one), not 0: one
 # deleted (the fix that error names, or lost with an unpersisted Redis) handed out 1, 2, 3 again, and a paused
-# writer holding 3 passed the fence on resuming.
+# writer holding 3 passed the fence on resuming. A lease held by the caller itself with the newest token (a call of its
+# own that Redis ran but whose reply the caller never read: a timeout) is its own again, that token, renewed: before
+# (revlease2) the caller took it from itself as from a live holder writing stale states when the stored state was
+# stale (a cold start after an outage: counted as a takeover, P27StateWriterLeaseTakenOver firing beside no other
+# writer), and stood by until its own lease lapsed (lease_ms: 45 s at the production cadence) when it was fresh.
 ACQUIRE_LEASE = """
 local fence_type = redis.call('TYPE', KEYS[2])['ok']
 if fence_type ~= 'string' and fence_type ~= 'none' then
@@ -144,6 +161,12 @@ if fence_type == 'string' and not string.match(redis.call('GET', KEYS[2]), '^%-?
 end
 local taken_over = 0
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  -- held by this writer with the newest token: an earlier call of its own took it and its reply was lost (a timeout)
+  if fence_type == 'string' and redis.call('TYPE', KEYS[1])['ok'] == 'string'
+      and redis.call('GET', KEYS[1]) == ARGV[1] .. '/' .. redis.call('GET', KEYS[2]) then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return {tonumber(redis.call('GET', KEYS[2])), 0, 0}
+  end
   local pttl = redis.call('PTTL', KEYS[1])
   local mine, margin, spare = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
   if not mine or not margin or not spare or pttl <= 0 or redis.call('TYPE', KEYS[1])['ok'] ~= 'string'
@@ -381,7 +404,10 @@ class StateWriterActor(Actor):
         self.freshness_s = self.topology.freshness_default_s
         self.gate_freshness_s = self.topology.strictest_gate_freshness_s  # what check_state_age judges by
         self.last_state_mono = -float("inf")  # when the last state message arrived
-        self.state_skewed = False  # the last state arrived refused by a gate for its timestamp (check_state_age)
+        # check_state_age: states refused by a gate for their timestamp since the episode began (0: none going on),
+        # and when the fresh ones since its last such state began to arrive (monotonic s; None: the last was refused)
+        self.skewed_states = 0
+        self.fresh_since_mono: float | None = None
         self.own_last_ms: int | None = None  # updated_ts_ms of this process's last write (write_state's own_last_ms)
         self.redis_ok = False
         self.keys_wrong_type: dict[str, str] = {}  # key -> type, while keys the write needs hold another type
@@ -459,6 +485,7 @@ class StateWriterActor(Actor):
             self.fence, self.lease_value = token, f"{self.holder}/{token}"
             self.hold_from_mono = time.monotonic()
             self.m.lease_held.set(1)
+            self.m.lease_acquired.inc()
             if taken_over:
                 self.log.warning("lease_taken_from_a_holder_writing_stale_states", fence_token=token,
                                  margin_s=self.stale_holder_margin_s,
@@ -467,7 +494,9 @@ class StateWriterActor(Actor):
                                         "this writer's was not: the holder's states are stale to the gates (its host's "
                                         "clock behind or ahead, or its chain lagging), or Redis's clock is off with "
                                         "this writer's chain's (check both against NTP), or a Redis failover lost the "
-                                        "stored state (docs/ha-standby-cluster-side.md); it is fenced at its next write")
+                                        "stored state (docs/ha-standby-cluster-side.md); it finds the lease gone "
+                                        "at its next lease tick, or is fenced at its next write")
+                self.m.lease_takeovers.inc()
             else:
                 self.log.info("lease_acquired", fence_token=token)
             self.write_latest()
@@ -597,22 +626,32 @@ class StateWriterActor(Actor):
         arrive, by this writer's clock: the gates' own rule (policy.state_is_fresh on the stamps written) with the
         smallest of their windows, so older than that, or stamped in a whole second not yet begun. The clusterer's
         wall clock (or this host's) stepped, or a backlog. The gate falls back to the proxy meanwhile, while every
-        P2.7 series looks healthy (updates written, corr_ready 1): this line names the cause."""
-        now = time.time()
+        P2.7 series looks healthy (updates written, corr_ready 1): this line names the cause. The episode ends once
+        states have arrived fresh for that whole window: a chain under a second ahead has some states in a second
+        not yet begun and some not, and each change was a line of its own, twice a second at a 0.5 s cadence."""
+        now, now_mono = time.time(), time.monotonic()
         updated_ts, updated_ts_ms = state_stamps(message["ts"])
         age_s = now - message["ts"]
         skewed = not state_is_fresh(updated_ts, updated_ts_ms, now, self.gate_freshness_s)
-        if skewed and not self.state_skewed:
-            self.log.error("state_clock_skew", state_age_s=round(age_s, 3), updated_ts=updated_ts,
-                           freshness_s=self.gate_freshness_s,
-                           detail="the state arrived outside the gates' freshness window by this writer's clock "
-                                  "(older than the smallest gate freshness_s, or stamped in a whole second not yet "
-                                  "begun), timed from the clusterer's stamp: a wall clock stepped on the clusterer's "
-                                  "host (or this one), or a backlog; the gate judges it stale and falls back to the "
-                                  "proxy while this lasts")
-        elif self.state_skewed and not skewed:
-            self.log.info("state_clock_skew_ended", state_age_s=round(age_s, 3))
-        self.state_skewed = skewed
+        if skewed:
+            if self.skewed_states == 0:
+                self.log.error("state_clock_skew", state_age_s=round(age_s, 3), updated_ts=updated_ts,
+                               freshness_s=self.gate_freshness_s,
+                               detail="the state arrived outside the gates' freshness window by this writer's clock "
+                                      "(older than the smallest gate freshness_s, or stamped in a whole second not "
+                                      "yet begun), timed from the clusterer's stamp: a wall clock stepped on the "
+                                      "clusterer's host (or this one), or a backlog; the gate judges it stale and "
+                                      "falls back to the proxy while this lasts")
+            self.skewed_states += 1
+            self.m.skewed_states.inc()  # live while the episode goes on: its one line is at its start (revlease2)
+            self.fresh_since_mono = None
+        elif self.skewed_states:
+            if self.fresh_since_mono is None:
+                self.fresh_since_mono = now_mono
+            if now_mono - self.fresh_since_mono >= self.gate_freshness_s:
+                self.log.info("state_clock_skew_ended", state_age_s=round(age_s, 3), skewed_states=self.skewed_states,
+                              fresh_for_s=round(now_mono - self.fresh_since_mono, 3))
+                self.skewed_states = 0
 
     def write(self, message: dict[str, Any], again: bool = False) -> None:
         """Write one ready state message (fenced when there is a lease); count and log what was not written.

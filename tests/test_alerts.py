@@ -56,7 +56,8 @@ OWN_METRICS = {"p27_buffer_last_accepted_tick_timestamp_seconds": REPO / "actors
                "gate_permit_issuers_connected": REPO / "actors" / "gate.py",
                "clustergate_replies_dropped_total": REPO / "actors" / "runtime.py",
                "clustergate_actor_started_timestamp_seconds": REPO / "actors" / "runtime.py",
-               "p27_state_writer_lease_held": REPO / "actors" / "state_writer.py"}
+               "p27_state_writer_lease_held": REPO / "actors" / "state_writer.py",
+               "p27_state_writer_lease_takeovers_total": REPO / "actors" / "state_writer.py"}
 
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and",
                 "or", "unless", "offset", "inf", "nan"}

@@ -135,3 +135,30 @@ def test_two_writers_off_in_opposite_directions_by_less_than_the_margin_do_not_t
         time.sleep(8 * CADENCE_S)  # (the flap took the lease twice a second)
         tokens = [int(f["fence_token"]) for _i, f in r.xrange(keys.CLUSTER_STATE_STREAM)]
         assert len(set(tokens)) <= 2, tokens  # at most one takeover, never back and forth
+
+
+def test_a_takeover_from_a_live_holder_is_counted_by_the_writer_that_took_it(tmp_path):
+    """The holder's chain 30 s behind, the standby's right: the standby takes the lease from the live holder. Before
+    (leasemetric) the takeover was a log line only: no series showed that the lease moved from a live holder, nor how
+    often. Both counters are exported from each writer's start (0), and only the taker counts the takeover."""
+    with holder_off(tmp_path, -OFF_S) as system:
+        r, data = system["redis"], system["data"]
+        holder = scrape(data["actors"]["state_writer"]["metrics_port"])
+        assert holder["p27_state_writer_lease_takeovers_total"] == 0, holder  # the holder took a free lease
+        assert holder["p27_state_writer_lease_acquisitions_total"] >= 1, holder
+        wait_for(lambda: 0 <= (stored_age_s(r) or OFF_S) <= 2 * CADENCE_S, 20 * CADENCE_S,
+                 "the stored cluster state to be fresh again (the standby holding the lease)")
+        standby = wait_for(lambda: counted(data, "state_writer_b", "p27_state_writer_lease_takeovers_total"),
+                           4 * CADENCE_S, "the standby to count its takeover")
+        log = system["procs"]["state_writer_b"].log()
+        takeovers = standby["p27_state_writer_lease_takeovers_total"]
+        assert takeovers == log.count("event=lease_taken_from_a_holder_writing_stale_states") >= 1, (standby, log)
+        assert standby["p27_state_writer_lease_acquisitions_total"] >= takeovers, (standby, log)
+        holder = scrape(data["actors"]["state_writer"]["metrics_port"])
+        assert holder["p27_state_writer_lease_takeovers_total"] == 0, holder
+
+
+def counted(data: dict, name: str, series: str) -> dict[str, float] | None:
+    """The writer's scrape once `series` is above 0, else None."""
+    samples = scrape(data["actors"][name]["metrics_port"])
+    return samples if (samples.get(series) or 0) > 0 else None

@@ -144,6 +144,33 @@ def test_a_state_stamped_in_a_whole_second_not_yet_begun_is_named_skew_though_un
         wait_for(lambda: "event=state_clock_skew_ended" in writer_log(system), 10, "the end of the skew logged")
 
 
+def test_a_chain_under_a_second_ahead_is_named_once_not_at_each_state_it_sends_in_a_second_not_yet_begun(tmp_path):
+    """States stamped 0.7 s ahead: each is in a whole second not yet begun (refused by the gate) for 0.7 s of every
+    second and not for the rest. Before (leasemetric) the writer logged state_clock_skew and state_clock_skew_ended
+    at each change, twice a second for as long as it lasted; now one episode, ended once states have come fresh for a
+    whole gate window, the end line counting the states refused in it. That one line left a skew going on for a day
+    with no trace after its start (revlease2): p27_state_writer_clock_skewed_states_total counts each such state as it
+    arrives, exported as 0 from the start."""
+    with writer_and_gate(tmp_path, gate_freshness_s=None) as system:
+        port = system["writer_port"]
+        wait_for(lambda: k_source(system) == "cluster", 30, f"the gate on the cluster state\n{writer_log(system)}")
+        assert scrape(port)["p27_state_writer_clock_skewed_states_total"] == 0
+        system["clusterer"].stamp = lambda now: now + 0.7
+        wait_for(lambda: skew_lines(system), 10, f"the state writer to name the skew\n{writer_log(system)}")
+        written = scrape(port)["p27_updates_total"]
+        wait_for(lambda: scrape(port)["p27_updates_total"] >= written + 40, 20,
+                 "40 more states 0.7 s ahead written (4 s: each second some in a second not yet begun, some not)")
+        assert len(skew_lines(system)) == 1, skew_lines(system)
+        assert "event=state_clock_skew_ended" not in writer_log(system), writer_log(system)
+        system["clusterer"].stamp = lambda now: now
+        wait_for(lambda: "event=state_clock_skew_ended" in writer_log(system), 10, "the end of the skew logged")
+        ended = [x for x in writer_log(system).splitlines() if "event=state_clock_skew_ended" in x]
+        assert len(skew_lines(system)) == 1 and len(ended) == 1, (skew_lines(system), ended)
+        skewed = int(ended[0].split("skewed_states=")[1].split()[0])
+        assert skewed >= 20, ended  # 0.7 of 40 and more, in one episode
+        assert scrape(port)["p27_state_writer_clock_skewed_states_total"] == skewed, (ended, scrape(port))
+
+
 BAD_TS = [1e306, 1e300, float("nan"), float("inf"), -1.0, "1800000000.5", True, None, 10 ** 400]
 
 

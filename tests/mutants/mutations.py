@@ -10124,6 +10124,62 @@ MUTATIONS: list[Mutation] = [
         "    mapped = None\n",
         ("tests/test_ipv6_spelling_review.py::test_a_sentinel_listed_twice_as_its_ipv4_address_and_the_ipv4_mapped_one_"
          "is_refused",)),
+    Mutation(
+        "lease_takeover_from_a_live_holder_is_only_logged",
+        "a standby that takes the write lease from a live holder writing stale states counts it in "
+        "p27_state_writer_lease_takeovers_total, exported as 0 from the start; before, the takeover was a log line only "
+        "and no series showed it (leasemetric)",
+        "actors/state_writer.py",
+        "                self.m.lease_takeovers.inc()\n",
+        "",
+        ("tests/test_ha_standby_clock_review.py::test_a_takeover_from_a_live_holder_is_counted_by_the_writer_that_"
+         "took_it",)),
+    Mutation(
+        "state_clock_skew_episode_ends_at_the_first_fresh_state",
+        "the state writer's state_clock_skew episode ends only once states came fresh for a whole gate window: ended at "
+        "the first fresh state, a chain 0.7 s ahead logged state_clock_skew and state_clock_skew_ended in turn, twice "
+        "a second (leasemetric)",
+        "actors/state_writer.py",
+        "            if now_mono - self.fresh_since_mono >= self.gate_freshness_s:\n",
+        "            if True:\n",
+        (f"{SKEW}::test_a_chain_under_a_second_ahead_is_named_once_not_at_each_state_it_sends_in_a_second_not_yet_"
+         "begun",)),
+    Mutation(
+        "lease_takeover_alert_waits_for_a_second_takeover",
+        "P27StateWriterLeaseTakenOver fires at the first takeover of the write lease from a live holder in an hour, on "
+        "the taker (leasemetric)",
+        "configs/alerts.yml",
+        "          sum by (job, instance) (increase(p27_state_writer_lease_takeovers_total[1h])) > 0\n",
+        "          sum by (job, instance) (increase(p27_state_writer_lease_takeovers_total[1h])) > 1\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "lease_reply_lost_is_taken_again_from_itself",
+        "a state writer that finds the lease held by itself with the newest token (its own lease script ran, the reply "
+        "lost to a timeout) holds it with that token, counted as an acquisition, not as a takeover from a live holder "
+        "writing stale states (revlease2)",
+        "actors/state_writer.py",
+        "      and redis.call('GET', KEYS[1]) == ARGV[1] .. '/' .. redis.call('GET', KEYS[2]) then\n",
+        "      and false then\n",
+        ("tests/test_state_writer_lease_reply_lost.py::"
+         "test_a_free_lease_taken_by_a_call_whose_reply_was_lost_is_no_takeover_from_a_live_holder",)),
+    Mutation(
+        "lease_takeover_before_the_first_scrape_fires_nothing",
+        "P27StateWriterLeaseTakenOver fires for a takeover counted before the writer's first scrape (a new series at 1, "
+        "or back at its value before a restart), by the counter above 0 on a writer started within the hour (revlease2)",
+        "configs/alerts.yml",
+        "          or sum by (job, instance) (p27_state_writer_lease_takeovers_total > 0\n",
+        "          or sum by (job, instance) (p27_state_writer_lease_takeovers_total > 1e9\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "skewed_states_are_not_counted",
+        "the state writer counts each state a gate would refuse for its timestamp in "
+        "p27_state_writer_clock_skewed_states_total, live while a skew episode goes on after its one state_clock_skew "
+        "line (revlease2)",
+        "actors/state_writer.py",
+        "            self.m.skewed_states.inc()  # live while the episode goes on: its one line is at its start (revlease2)\n",
+        "",
+        (f"{SKEW}::test_a_chain_under_a_second_ahead_is_named_once_not_at_each_state_it_sends_in_a_second_not_yet_"
+         "begun",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
