@@ -187,6 +187,8 @@ class StartError(Exception):
 
 
 STARTED = Gauge("clustergate_actor_started_timestamp_seconds", "Epoch time the actor process started", ["actor", "kind"])
+LOOP_STARTED = Gauge("clustergate_actor_loop_started_timestamp_seconds",
+                     "Epoch time the actor's main loop began, its setup done (0 until then)", ["actor", "kind"])
 
 
 class EventLog:
@@ -858,6 +860,7 @@ class Actor:
         # SIGKILL, and a check of the parent in the loop.
         parent = die_with_parent(signal.SIGTERM)
         STARTED.labels(actor=self.name, kind=self.kind).set(time.time())
+        LOOP_STARTED.labels(actor=self.name, kind=self.kind).set(0)
         metrics_url = f"http://{self.spec.host}:{self.spec.metrics_port}/metrics"
         try:
             self._metrics_server = start_metrics_server(self.spec.metrics_port, self.spec.host)
@@ -966,6 +969,7 @@ class Actor:
         """The poll loop: sockets, the actor's own queues, timers, until stop() or the parent dies."""
         monotonic = time.monotonic
         parent_checked = self._loop_turned = monotonic()  # its first turn is timed from here, not from setup's start
+        LOOP_STARTED.labels(actor=self.name, kind=self.kind).set(time.time())
         while not self._stopping:
             timeout_s = TICK_S
             if self._backlogs and any(self._backlogs.values()):

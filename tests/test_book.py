@@ -40,6 +40,10 @@ def test_the_book_writes_fresh_snapshots_of_every_position_and_rewrites_a_delete
         assert before_start <= written_at <= time.time(), (before_start, written_at)
         started = metric(port, "clustergate_actor_started_timestamp_seconds", actor="book")
         assert before_start <= started <= written_at, (before_start, started, written_at)
+        # clustergate_actor_loop_started_timestamp_seconds: its main loop's start, after its setup (the warm-restart
+        # proof times readiness from it: loadflaky).
+        loop_started = metric(port, "clustergate_actor_loop_started_timestamp_seconds", actor="book")
+        assert started < loop_started <= time.time(), (started, loop_started)
         assert float(client.hget("quantum:position:snapshot:BTCUSDT", "mark_price")) > 10000  # marked to the feed
         assert not client.exists("quantum:position:snapshot:ETHUSDT")  # not held, never written
         client.delete("quantum:position:snapshot:SOLUSDT")
