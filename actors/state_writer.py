@@ -19,7 +19,8 @@ and every quarter cadence, but never past HOLD_CADENCES after the holder's last 
 write in time for the next cadence (its chain dead or not ready upstream, or itself dead) lets the lease
 lapse then, and a standby whose own chain is ready takes it at the moment it lapses and writes its
 latest state at once. Every state write checks under WATCH, in its one MULTI/EXEC, that the token is
-still the newest: a writer that paused past its lease and resumed is refused
+still the newest and the lease key its own (or lapsed: a failover that lost the counter's last INCR hands a token out
+again, to another writer): a writer that paused past its lease and resumed is refused
 (p27_fail_closed_total{reason="fenced"}) and stands by; it never overwrites a newer writer. A holder that
 finds the state in Redis older than its last write (the write reached an old primary during a failover and
 was lost) writes it again, once, on its next lease tick. A lease taken with a new token is counted
@@ -256,7 +257,8 @@ def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream
 
 def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str], stream_maxlen: int,
                 before_exec: Callable[[], None] | None = None, newer_within_s: float = 120.0,
-                fence: int | None = None, own_last_ms: int | None = None, now: float | None = None) -> int:
+                fence: int | None = None, own_last_ms: int | None = None, now: float | None = None,
+                lease_value: str | None = None) -> int:
     """Write one ready state message and delete every cluster id it no longer has; returns updated_ts.
 
     The ids to delete are read under WATCH of the clusters hash: when another writer (a deploy overlap,
@@ -274,7 +276,9 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
     with Redis up cost the state of that cadence (revchecks).
 
     With a fencing token, the fence counter is watched too and must equal it, else Fenced is raised and
-    nothing is written: a newer writer's token (INCR) between our check and EXEC aborts the EXEC."""
+    nothing is written: a newer writer's token (INCR) between our check and EXEC aborts the EXEC. With the lease value
+    too (the holder's, holder/token), the lease key is watched and must hold it or have lapsed, else Fenced: a failover
+    to a replica that missed the counter's last INCR hands that token out again, to another writer (revfence)."""
     new_ids = {c["id"] for c in message["clusters"]}
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         with client.pipeline(transaction=True) as pipe:
@@ -283,7 +287,8 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
                 # the check and EXEC aborts the EXEC, and the next attempt's check names it (the stream
                 # unwatched, a string put there in between had the hashes written beside the failed XADD).
                 pipe.watch(keys.CLUSTERS, keys.CLUSTER_STATE, keys.CLUSTER_STATE_STREAM,
-                           *(() if fence is None else (keys.STATE_WRITER_FENCE,)))
+                           *(() if fence is None else (keys.STATE_WRITER_FENCE,)),
+                           *(() if lease_value is None else (keys.STATE_WRITER_LEASE,)))
                 found = keys_of_another_type(client, fence is not None)
                 if found:
                     raise KeysOfAnotherType(found)
@@ -291,6 +296,12 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
                     newest = pipe.get(keys.STATE_WRITER_FENCE)
                     if newest is None or not re.fullmatch(r"-?\d+", newest) or int(newest) != fence:  # a string by hand
                         raise Fenced(f"fencing token {fence} is not the newest ({newest})")
+                if lease_value is not None:
+                    held = lease_held_by(pipe)
+                    if held is not None and held != lease_value:
+                        raise Fenced(f"the lease is {held}, not this writer's {lease_value}: another writer holds "
+                                     f"the lease (a failover that lost the fence counter's last increment hands a "
+                                     f"token out again)")
                 stored_ts, stored_ms = pipe.hmget(keys.CLUSTER_STATE, "updated_ts", "updated_ts_ms")
                 ahead_s = stored_ahead_s(message["ts"], stored_ts, stored_ms)  # as write_latest compares
                 if ahead_s is not None and 0 < ahead_s <= newer_within_s:  # further: a clock fault, not a newer writer
@@ -316,6 +327,16 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
                 if attempt == WRITE_ATTEMPTS:
                     raise
     raise AssertionError("unreachable")
+
+
+def lease_held_by(client: Any) -> str | None:
+    """The lease key's value (holder/token), None when it lapsed; a key of another type is no writer's: '(a TYPE)'."""
+    try:
+        return client.get(keys.STATE_WRITER_LEASE)
+    except redis.ResponseError as exc:
+        if not wrong_type(exc):
+            raise
+        return f"({client.type(keys.STATE_WRITER_LEASE)})"
 
 
 def existing_cluster_ids(client: redis.Redis) -> set[str]:
@@ -662,7 +683,8 @@ class StateWriterActor(Actor):
             new_ids = {c["id"] for c in message["clusters"]}
             updated_ts = write_state(self.redis, message, self.known_ids, self.settings.stream_maxlen,
                                      newer_within_s=self.freshness_s, fence=self.fence if self.lease_ms else None,
-                                     own_last_ms=self.own_last_ms, now=time.time())
+                                     own_last_ms=self.own_last_ms, now=time.time(),
+                                     lease_value=self.lease_value if self.lease_ms else None)
         except Fenced as exc:
             self.m.fail_closed.labels(reason="fenced").inc()
             self.log.warning("fenced", error=str(exc))

@@ -10190,6 +10190,27 @@ MUTATIONS: list[Mutation] = [
         "        LOOP_STARTED.labels(actor=self.name, kind=self.kind).set(time.time())\n",
         "",
         ("tests/test_book.py::test_the_book_writes_fresh_snapshots_of_every_position_and_rewrites_a_deleted_one",)),
+    Mutation(
+        "fence_check_ignores_the_lease_holder",
+        "a state write with a fencing token is refused unless the lease key holds this writer's own value (or lapsed): "
+        "a failover to a replica that missed the fence counter's last INCR hands that token to another writer, and "
+        "the counter alone let the old holder write after the new one (revfence)",
+        "actors/state_writer.py",
+        "                    if held is not None and held != lease_value:\n",
+        "                    if False:\n",
+        ("tests/test_state_writer_fence_failover.py::"
+         "test_a_token_handed_out_again_after_a_failover_does_not_let_the_old_holder_write_over_the_new_one",
+         "tests/test_state_writer_fence_failover.py::"
+         "test_a_running_holder_whose_token_a_failover_gave_another_writer_is_fenced_at_its_next_write")),
+    Mutation(
+        "state_writer_writes_without_its_lease_value",
+        "the state writer's writes carry its lease value, so a holder whose token a failover handed to another "
+        "writer is fenced at its next write (revfence)",
+        "actors/state_writer.py",
+        "                                     lease_value=self.lease_value if self.lease_ms else None)\n",
+        "                                     lease_value=None)\n",
+        ("tests/test_state_writer_fence_failover.py::"
+         "test_a_running_holder_whose_token_a_failover_gave_another_writer_is_fenced_at_its_next_write",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
