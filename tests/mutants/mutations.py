@@ -671,8 +671,8 @@ MUTATIONS: list[Mutation] = [
         "fence_check_outside_the_transaction",
         "the fencing token is checked atomically with the state write (WATCH on the fence counter) (issue 12)",
         "actors/state_writer.py",
-        "                           *(() if fence is None else (keys.STATE_WRITER_FENCE,)))\n",
-        "                           )\n",
+        "                           *(() if fence is None else (keys.STATE_WRITER_FENCE,)),\n",
+        "",
         ("tests/test_ha_standby.py::test_a_newer_token_taken_between_the_fence_check_and_exec_aborts_the_old_writers_transaction",)),
     Mutation(
         "free_port_ignores_other_processes_claims",
