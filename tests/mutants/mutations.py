@@ -10211,6 +10211,15 @@ MUTATIONS: list[Mutation] = [
         "                                     lease_value=None)\n",
         ("tests/test_state_writer_fence_failover.py::"
          "test_a_running_holder_whose_token_a_failover_gave_another_writer_is_fenced_at_its_next_write",)),
+    Mutation(
+        "a_plan_id_resubmitted_after_a_client_pause_of_redis_is_decided_again",
+        "a plan_id proposed while Redis was under CLIENT PAUSE WRITE or ALL and resubmitted once the pause ended gets "
+        "its first decision back, one record (mutated: the script never finds the stored decision) (revpause)",
+        "actors/permit_issuer.py",
+        "local previous = redis.call('GET', KEYS[1])\nif previous then\n",
+        "local previous = redis.call('GET', KEYS[1])\nif false then\n",
+        ("tests/test_redis_pause_review.py::test_a_client_pause_of_redis_answers_each_proposal_once_writes_nothing_"
+         "after_its_deadline_and_logs_no_clock_step",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
