@@ -241,3 +241,18 @@ def test_what_ended_the_housekeeping_thread_is_logged_though_it_ended_while_the_
         issuer.teardown()
         issuer.redis.close()
         issuer.ctx.destroy(linger=0)
+
+
+def test_a_script_run_within_its_deadlines_margin_is_not_logged_as_a_step_of_redis_clock() -> None:
+    """revpause: with Redis stopped and resumed (SIGSTOP, DEBUG SLEEP), a script ran 1 ms past its deadline, which the
+    issuer keeps early by its reading's uncertainty and 2 ms, with time left by this host's clock: logged as a warning
+    that Redis's wall clock stepped forward, which it had not. Within that margin it is the margin, said at info;
+    beyond it, a step, a warning as before."""
+    from actors.permit_issuer import redis_clock_ahead_log
+    level, detail = redis_clock_ahead_log("1", 0.0004)
+    assert level == "info" and "no step" in detail and "stepped" not in detail, detail
+    assert redis_clock_ahead_log(3, 0.0015)[0] == "info"  # 1.5 + 2 ms
+    level, detail = redis_clock_ahead_log("250", 0.0004)
+    assert level == "warning" and "stepped forward" in detail, detail
+    assert redis_clock_ahead_log("4", 0.0015)[0] == "warning"
+    assert redis_clock_ahead_log("not a number", 0.0)[0] == "warning"  # a reply the issuer cannot read is no margin

@@ -10220,6 +10220,15 @@ MUTATIONS: list[Mutation] = [
         "local previous = redis.call('GET', KEYS[1])\nif false then\n",
         ("tests/test_redis_pause_review.py::test_a_client_pause_of_redis_answers_each_proposal_once_writes_nothing_"
          "after_its_deadline_and_logs_no_clock_step",)),
+    Mutation(
+        "a_script_run_within_its_deadlines_margin_is_logged_as_a_step_of_redis_clock",
+        "redis_clock_ahead within the margin the script's deadline is kept early by (the reading's uncertainty and "
+        "2 ms) is said at info as that margin, not as a warning that Redis's clock stepped forward (revpause, lead)",
+        "actors/permit_issuer.py",
+        "        within = float(late_ms) <= margin_ms\n",
+        "        within = False\n",
+        ("tests/test_issuer_housekeeping_review.py::"
+         "test_a_script_run_within_its_deadlines_margin_is_not_logged_as_a_step_of_redis_clock",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
