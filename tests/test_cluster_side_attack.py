@@ -488,8 +488,11 @@ def test_a_buffer_restarted_between_a_step_back_within_the_skew_and_its_return_i
     ports = system["ports"]
 
     clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path)
+    # Restarted at once: the true time between the step and the restarted buffer's load counts as an advance past its
+    # saved head when the clock comes back (its mark is that head, the furthest the last run's clock read), so with
+    # the +2 s below more than about 3 s of it would be a fault by itself (CI, 7 Dec 2026, loaded: three cadences
+    # waited here, then a slow restart).
     clock_file.write_text("-4")
-    cadences_pass(ports, 3)
     system["procs"]["buffer"].terminate()
     system["procs"]["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
     wait_for(lambda: scrape(ports["buffer"]).get("p27_windows_published_total", 0) >= 2, 20, "the restarted buffer")

@@ -53,7 +53,19 @@ def test_the_store_host_crashed_the_sentinels_promote_the_replica_on_exec_and_st
         wait_for(lambda: "knows 1 replica(s), 2 other" in (roles(system, "exec").get("redis-sentinel-2") or "")
                  and "knows 1 replica(s), 2 other" in (roles(system, "market").get("redis-sentinel-3") or ""), 60,
                  "the sentinels on exec and market to know the replica and each other")
-        everywhere = system.clustergate("ops", "status", str(system.topology), "--all-hosts", "--json", timeout=60)
+        # Every program ready at one moment: polled, since on a loaded machine one actor of the four hosts may be
+        # between two states for an instant (CI, 7 Dec 2026: the state writer not ready in a single snapshot).
+        answers = []
+
+        def all_ready() -> bool:
+            answers.append(system.clustergate("ops", "status", str(system.topology), "--all-hosts", "--json",
+                                              timeout=60))
+            return answers[-1].returncode == 0
+        try:
+            wait_for(all_ready, 60, "status --all-hosts to find every program ready")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; its last answer: {answers[-1].stdout if answers else None}") from None
+        everywhere = answers[-1]
         redis_rows = {row["name"]: row["ready"] for info in json.loads(everywhere.stdout)["hosts"].values()
                       for row in info["programs"] if row["kind"].startswith("redis")}
         assert redis_rows == {"redis-server-1": True, "redis-server-2": True, "redis-sentinel-1": True,
