@@ -514,6 +514,15 @@ def answers_by_id(sock, sent: int) -> dict[bytes, dict]:
     return answers
 
 
+def wait_issuer_ready(p26: P26) -> None:
+    """Wait until the permit issuer (started alone) says it is ready."""
+    from helpers import scrape
+
+    port = p26.data["actors"]["permit_issuer"]["metrics_port"]
+    wait_for(lambda: scrape(port).get('clustergate_actor_ready{actor="permit_issuer",kind="permit_issuer"}') == 1.0,
+             20, "the permit issuer ready")
+
+
 def wait_gate_ready(p26: P26) -> None:
     """Wait until the gate (started alone) says it is ready."""
     from helpers import scrape
@@ -579,6 +588,9 @@ def test_a_gate_and_issuer_given_different_redis_passwords_hold_saying_so_and_re
     try:
         monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", "s21-old")
         p26.issuer.start()
+        # The issuer must answer before the proposal: a gate whose request found no issuer yet (a slow start under
+        # the suite's load) holds with no reply to report, not the refusal this test is about.
+        wait_issuer_ready(p26)
         monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", "s21-new")
         p26.gate.start()
         wait_gate_ready(p26)
