@@ -180,7 +180,7 @@ class RedisConfig:
             if not sentinel.sentinels:
                 v.problem(spath + ("sentinels",), "list the sentinels' addresses (HOST:PORT), or set redis.managed: "
                                                   "true to have the launcher run them")
-            for key in ("servers", "quorum"):
+            for key in ("servers", "quorum", "down_after_ms", "failover_timeout_ms", "parallel_syncs"):
                 if key in raw_sentinel:
                     v.problem(spath + (key,), "is for a managed setup (redis.managed: true); the external sentinels "
                                               "have their own")

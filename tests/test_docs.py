@@ -558,3 +558,118 @@ def test_the_proposal_fields_the_page_says_are_kept_are_where_it_says(live_demo)
         row = proposal_field_row(field)
         if stored not in records[0]:
             assert "not on the gate stream" in row and "reply" in row, (field, row, records[0])
+
+
+# Metric families the product declares (prometheus_client's Counter, Gauge, Histogram, Summary), read from the code;
+# a counter under its `_total` name, as a query names it.
+METRIC_KINDS = ("Counter", "Gauge", "Histogram", "Summary")
+# What a doc's label matcher may name besides the family's own labels: Prometheus's target labels and `le`.
+TARGET_LABELS = {"job", "instance", "clustergate_kind", "le"}
+# A name in code that looks like a metric and is a label (`prometheus-config` gives each target clustergate_kind).
+NOT_METRICS = {"clustergate_kind"}
+METRIC_PREFIXES = ("p26_", "p27_", "clustergate_", "gate_", "price_feed_", "buffer_", "book_", "permit_issuer_")
+
+
+def declared_metrics(root: Path = REPO) -> dict[str, set[str]]:
+    """name -> label names of each metric family constructed in actors/ and launcher/ with a literal name."""
+    import ast
+    declared: dict[str, set[str]] = {}
+    for path in [*root.glob("actors/*.py"), *root.glob("launcher/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            func = getattr(node, "func", None)
+            kind = getattr(func, "id", None) or getattr(func, "attr", None)
+            if not (isinstance(node, ast.Call) and kind in METRIC_KINDS and node.args
+                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+                continue
+            labels = node.args[2] if len(node.args) > 2 else next(
+                (k.value for k in node.keywords if k.arg == "labelnames"), None)
+            names = {e.value for e in getattr(labels, "elts", []) if isinstance(e, ast.Constant)}
+            name = node.args[0].value
+            declared[f"{name.removesuffix('_total')}_total" if kind == "Counter" else name] = names
+            if kind in ("Histogram", "Summary"):
+                declared.update({f"{name}_{part}": names for part in ("bucket", "sum", "count")})
+    return declared
+
+
+def metric_reference_problems(path: Path, declared: dict[str, set[str]]) -> list[str]:
+    """Each metric the page writes in code (an inline span or a fenced block) that the product does not declare, or
+    with a label matcher naming a label its family lacks. A name is taken for a metric when it starts with p26_, p27_
+    or clustergate_, or with another actor's prefix and ends in _total, _seconds or _bytes or carries `{labels}`
+    (`gate_reason` is a field, `permit_issuer_connected` a log event)."""
+    token = re.compile(rf"(?<![\w:./-])((?:{'|'.join(METRIC_PREFIXES)})[a-z0-9_]*[a-z0-9])(?![\w*])(\{{[^}}`]*\}})?")
+    problems = []
+    for number, text in command_texts(path):
+        for match in token.finditer(text):
+            name, matchers = match.group(1), match.group(2)
+            if name in NOT_METRICS or not (name.startswith(("p26_", "p27_", "clustergate_"))
+                                           or name.endswith(("_total", "_seconds", "_bytes")) or matchers):
+                continue
+            where = f"{shown(path)}:{number}: {name}"
+            if name not in declared:
+                problems.append(f"{where}: no such metric in actors/ or launcher/")
+                continue
+            labels = {re.split(r"[=!~]", m)[0].strip() for m in (matchers or "{}").strip("{}").split(",") if m.strip()}
+            if unknown := sorted(labels - declared[name] - TARGET_LABELS):
+                problems.append(f"{where}: no label {', '.join(unknown)} (it has {', '.join(sorted(declared[name])) or 'none'})")
+    return problems
+
+
+def test_every_metric_the_docs_name_is_one_the_code_declares_with_those_labels():
+    """The other way round from the live demo's check above: a metric renamed or a label dropped in the code leaves
+    a page (an alert recipe, a dashboard query) naming a series that no longer exists, which no scrape can show."""
+    declared = declared_metrics()
+    assert {"p26_plans_seen_total", "p26_time_to_permit_seconds_bucket", "clustergate_actor_ready"} <= set(declared)
+    assert declared["p26_actions_downgraded_total"] == {"from_action", "to_action", "reason"}
+    assert on_every_page(lambda page: metric_reference_problems(page, declared)) == []
+
+
+def test_the_metric_check_sees_a_renamed_metric_and_a_label_the_family_lacks(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("`p26_plans_seen_total{action_proposed}`, `rate(p27_updates_total[10m])`, `gate_reason`,\n"
+                    "`p26_plan_seen_total`, `p26_fail_closed_total{reason=\"x\",symbol}` and `up{job=\"gate\"}`;\n"
+                    "```promql\nhistogram_quantile(0.99, rate(p26_time_to_permit_seconds_bucket{job=\"gate\"}[5m]))\n"
+                    "sum(gate_request_total)\n```\n")
+    assert metric_reference_problems(page, declared_metrics()) == [
+        "page.md:2: p26_plan_seen_total: no such metric in actors/ or launcher/",
+        "page.md:2: p26_fail_closed_total: no label symbol (it has reason)",
+        "page.md:5: gate_request_total: no such metric in actors/ or launcher/"]
+
+
+def stated_setting_defaults(path: Path) -> list[tuple[str, str, str]]:
+    """(where, setting, number) for each `setting` the page gives a number as its default, written
+    `` `setting` (..., default N ``, as in `` `state_refresh_ms` (gate setting, default 100 ms) ``; a default given
+    as a formula (`default 5 x cadence_s`) is left out."""
+    text = " ".join(path.read_text().split())
+    pattern = re.compile(r"`(?:[a-z_]+\.)*([a-z_]+)`,? \((?:[^()`]*?, )?default:? (-?[0-9][0-9,]*(?:\.[0-9]+)?)(?![0-9,.]* x )")
+    return [(shown(path), m.group(1), m.group(2).rstrip(",").replace(",", "")) for m in pattern.finditer(text)]
+
+
+def topology_setting_defaults() -> dict[str, set[float]]:
+    """setting name -> the numeric defaults the topology's JSON Schema gives settings of that name."""
+    import json
+    from launcher.topology import dump_schema
+    found: dict[str, set[float]] = {}
+    for model in json.loads(dump_schema()).get("$defs", {}).values():
+        for key, spec in model.get("properties", {}).items():
+            if isinstance(spec.get("default"), (int, float)) and not isinstance(spec.get("default"), bool):
+                found.setdefault(key, set()).add(float(spec["default"]))
+    return found
+
+
+def test_every_setting_default_the_docs_state_is_the_topologys():
+    """An operator leaves a setting out because the page says what it defaults to: each such number is the one
+    `clustergate schema` (the code's settings) gives."""
+    defaults, stated = topology_setting_defaults(), [s for page in PAGES for s in stated_setting_defaults(page)]
+    assert len(stated) >= 10 and ("docs/proposal-api.md", "deadline_skew_ms", "50") in stated, stated
+    wrong = [f"{where}: {name} default {value}, the topology's {sorted(defaults.get(name, []))}"
+             for where, name, value in stated if float(value) not in defaults.get(name, set())]
+    assert wrong == []
+
+
+def test_the_default_check_reads_each_way_a_page_states_one(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("the gate's `state_refresh_ms` (gate setting, default 100 ms) and `redis.maxmemory_mb` (default\n"
+                    "1,024 MB), `clusters.max_price_age_s` (default 5 x `cadence_s`), `frozen_after_slots` (default 10;\n"
+                    "0 turns it off), `lease_ms` defaults to 0.\n")
+    assert stated_setting_defaults(page) == [("page.md", "state_refresh_ms", "100"), ("page.md", "maxmemory_mb", "1024"),
+                                             ("page.md", "frozen_after_slots", "10")]

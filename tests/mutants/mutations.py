@@ -10240,6 +10240,16 @@ MUTATIONS: list[Mutation] = [
         "        LOOP_STARTED.labels(actor=self.name, kind=self.kind).set(0)\n",
         "        LOOP_STARTED.labels(actor=self.name, kind=self.kind).set(time.time())\n",
         ("tests/test_loop_started.py::test_the_loop_start_is_0_while_setup_waits_and_is_taken_after_setup_ends",)),
+    Mutation(
+        "external_sentinels_accept_the_managed_timings_in_silence",
+        "validate refuses down_after_ms, failover_timeout_ms and parallel_syncs beside external sentinels, which have "
+        "their own (mutated: only servers and quorum are refused, and down_after_ms 1000 validates though README says "
+        "below 1,500 is refused) - docstruth",
+        "launcher/topology.py",
+        '            for key in ("servers", "quorum", "down_after_ms", "failover_timeout_ms", "parallel_syncs"):\n',
+        '            for key in ("servers", "quorum"):\n',
+        ("tests/test_sentinel_config.py::"
+         "test_external_sentinels_refuse_the_timings_only_a_managed_setup_gives_its_sentinels",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
