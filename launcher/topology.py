@@ -165,6 +165,10 @@ class RedisConfig:
                 v.problem(path + ("url",), str(exc))
         if managed and kwargs.get("port") == 6379:
             v.problem(path + ("port",), "6379 is Redis's default port; a managed server takes a non-default one")
+        for key in () if managed else ("port", "maxmemory_mb"):
+            if key in raw:
+                v.problem(path + (key,), "is for the redis-server the launcher runs (redis.managed: true); an external "
+                                         "Redis keeps its own: remove it")
         return kwargs
 
     @staticmethod

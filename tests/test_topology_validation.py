@@ -419,6 +419,25 @@ def test_endpoint_beyond_loopback_is_rejected(tmp_path: Path) -> None:
     assert "actors.gate.sockets.proposals.bind: tcp://0.0.0.0:5556 exposes the socket beyond loopback" in problems
 
 
+EXTERNAL_SENTINELS = {"sentinel": {"sentinels": ["127.0.0.1:26390", "127.0.0.1:26391", "127.0.0.1:26392"]}}
+
+
+@pytest.mark.parametrize("external", [{"url": "redis://127.0.0.1:6380/0"}, EXTERNAL_SENTINELS], ids=["url", "sentinels"])
+@pytest.mark.parametrize("key, value", [("port", 6381), ("maxmemory_mb", 256)])
+def test_an_external_redis_refuses_the_settings_of_the_server_the_launcher_runs(tmp_path: Path, external: dict,
+                                                                               key: str, value: int) -> None:
+    """`port` and `maxmemory_mb` configure the redis-server `up` runs (redis.managed: true); beside a url or external
+    sentinels they set nothing (operating.md: an external Redis keeps its own settings), and a `maxmemory_mb: 256` or
+    `port: 6381` there validated in silence, read by an operator as the limit or the server in use: docstruth review."""
+    data = demo()
+    data["redis"] = {**external, key: value}
+    assert [p.split(": ", 1)[1] for p in problems_of(tmp_path, data)] == [
+        f"redis.{key}: is for the redis-server the launcher runs (redis.managed: true); an external Redis keeps its own: "
+        f"remove it"], problems_of(tmp_path, data)
+    data["redis"] = {"managed": True, key: value}
+    assert problems_of(tmp_path, data) == []
+
+
 def test_password_in_redis_url_is_rejected(tmp_path: Path) -> None:
     data = demo()
     data["redis"] = {"url": "redis://:secret@127.0.0.1:6379/0"}

@@ -10250,6 +10250,15 @@ MUTATIONS: list[Mutation] = [
         '            for key in ("servers", "quorum"):\n',
         ("tests/test_sentinel_config.py::"
          "test_external_sentinels_refuse_the_timings_only_a_managed_setup_gives_its_sentinels",)),
+    Mutation(
+        "an_external_redis_accepts_the_managed_servers_port_and_maxmemory_in_silence",
+        "validate refuses redis.port and redis.maxmemory_mb beside a url or external sentinels, which they would not "
+        "configure (mutated: both validate, read by an operator as the server or limit in use) - docstruth",
+        "launcher/topology.py",
+        '        for key in () if managed else ("port", "maxmemory_mb"):\n',
+        '        for key in ():\n',
+        ("tests/test_topology_validation.py::"
+         "test_an_external_redis_refuses_the_settings_of_the_server_the_launcher_runs",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
