@@ -1258,6 +1258,11 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                       f"connect, handshake, sentinels and a gate's or permit issuer's second attempt wait, a gate's waits for its issuer at 1.5 x permit_timeout_ms): a "
                       f"legitimate slow turn would read as a stuck main loop; leave "
                       f"it out for the default ({topo.default_loop_stall_limit_s(name):g} s)")
+        if (isinstance(s, BookSettings) and s.refresh_s >= topo.positions.stale_after_s
+                and not any(p.path[:1] == ("positions",) for p in v.problems)):
+            v.problem(base + ("refresh_s",), f"{s.refresh_s:g} s is not below positions.stale_after_s "
+                      f"({topo.positions.stale_after_s:g} s): the book's snapshots would go stale between its writes (with no "
+                      f"other fresh snapshot, every decision meanwhile HOLD fail_closed_portfolio_state)")
         if isinstance(s, PriceFeedSettings):
             syn = s.synthetic
             for key in ("start_prices", "volatility"):

@@ -391,6 +391,23 @@ def test_in_a_list_of_merges_the_earlier_mapping_wins_for_validate_and_for_the_a
     assert copy["actors"]["book_b"]["settings"]["positions"] == {"BTCUSDT": 0.5, "ETHUSDT": 8.0, "SOLUSDT": -40.0}
 
 
+@pytest.mark.parametrize("refresh_s, stale_after_s", [(300, 300), (600, 300), (30, 20)])
+def test_a_book_that_rewrites_its_snapshots_no_sooner_than_they_go_stale_is_refused(tmp_path: Path, refresh_s: float,
+                                                                                   stale_after_s: float) -> None:
+    """The book keeps the position snapshots fresh (README); one whose refresh_s is not below positions.stale_after_s
+    leaves every snapshot stale between its writes, every decision then HOLD fail_closed_portfolio_state. It
+    validated (refresh_s 600 beside SPEC's 300 s): docstruth review."""
+    data = demo()
+    data["actors"]["book"]["settings"]["refresh_s"] = refresh_s
+    data["positions"]["stale_after_s"] = stale_after_s
+    assert [p.split(": ", 1)[1] for p in problems_of(tmp_path, data)] == [
+        f"actors.book.settings.refresh_s: {refresh_s:g} s is not below positions.stale_after_s ({stale_after_s:g} s): "
+        f"the book's snapshots would go stale between its writes (with no other fresh snapshot, every decision "
+        f"meanwhile HOLD fail_closed_portfolio_state)"]
+    data["actors"]["book"]["settings"]["refresh_s"] = stale_after_s - 1
+    assert problems_of(tmp_path, data) == []
+
+
 def test_invalid_yaml_reports_the_line(tmp_path: Path) -> None:
     problems = problems_of(tmp_path, None, "name: demo\nactors: [unclosed\n")
     assert len(problems) == 1 and "not valid YAML" in problems[0]

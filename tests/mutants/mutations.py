@@ -10259,6 +10259,16 @@ MUTATIONS: list[Mutation] = [
         '        for key in ():\n',
         ("tests/test_topology_validation.py::"
          "test_an_external_redis_refuses_the_settings_of_the_server_the_launcher_runs",)),
+    Mutation(
+        "a_book_slower_than_the_snapshots_staleness_validates",
+        "validate refuses a book whose refresh_s is not below positions.stale_after_s: its snapshots would go stale "
+        "between its writes (mutated: the check compares with twice the staleness, and refresh_s 300 or 600 beside "
+        "300 s validates) - docstruth",
+        "launcher/topology.py",
+        "        if (isinstance(s, BookSettings) and s.refresh_s >= topo.positions.stale_after_s\n",
+        "        if (isinstance(s, BookSettings) and s.refresh_s >= 2 * topo.positions.stale_after_s + 1\n",
+        ("tests/test_topology_validation.py::"
+         "test_a_book_that_rewrites_its_snapshots_no_sooner_than_they_go_stale_is_refused",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
