@@ -10248,6 +10248,14 @@ MUTATIONS: list[Mutation] = [
         '    if "%" in host:  # fe80::1%lo: Sentinel writes the address without its zone, then cannot reach it (session 42)\n',
         "    if False:\n",
         ("tests/test_ipv6_spelling_review.py::test_an_ipv6_address_with_a_zone_id_is_refused_naming_the_zone",)),
+    Mutation(
+        "warm_restart_takes_a_negative_readiness_time_as_in_time",
+        "the warm-restart proof's readiness time, read off the host's wall clock by two processes, is in time only "
+        "from 0: a clock stepped back between the readings made it negative, which passed (session 43)",
+        "proofs/warm_restart.py",
+        "    return took_s is not None and 0.0 <= took_s <= within_s\n",
+        "    return took_s is not None and took_s <= within_s\n",
+        ("tests/test_proofs.py::test_warm_restart_times_a_negative_readiness_as_not_in_time_and_says_the_clock_stepped",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
