@@ -95,6 +95,10 @@ def parse_place(text: Any) -> Place:
         raise ValueError(f"{text!r} has no host: write HOST:PORT")
     if any(c.isspace() or not c.isprintable() for c in host):
         raise ValueError(f"{text!r}: the host has a space or a control character")
+    if "%" in host:  # fe80::1%lo: Sentinel writes the address without its zone, then cannot reach it (session 42)
+        raise ValueError(f"{text!r}: an IPv6 zone id ({host[host.index('%'):]}) cannot be used: Redis Sentinel drops it "
+                         "from every address it writes and answers, so it would take that server for down; give an "
+                         "address without one")
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
         raise ValueError(f"{text!r}: the port must be a number from 1 to 65535")
     return Place(host, int(port_text))

@@ -60,6 +60,22 @@ def serving_from(sample: dict | None, started: float, restarted_epoch: float) ->
     return started, "process started (no main loop start exported)"
 
 
+def in_time(took_s: float | None, within_s: float) -> bool:
+    """Whether readiness came within `within_s` of its start: never, or a negative time, is not. Both ends are read
+    off the host's wall clock by two processes: a negative time is a clock stepped back between them, which times
+    nothing (it passed as in time)."""
+    return took_s is not None and 0.0 <= took_s <= within_s
+
+
+def took_text(took_s: float | None) -> str:
+    if took_s is None:
+        return "never"
+    if took_s < 0:
+        return (f"{took_s:.2f} s (a negative time: the host's wall clock stepped back between the two readings; "
+                "run the proof again)")
+    return f"{took_s:.2f} s"
+
+
 def require_history_saved(p: Proof, buffers: list[str]) -> None:
     """Fail before anything is stopped while a buffer holds its saved history (a clock fault: nothing it gathers is
     saved, so a restart is a cold warm-up). A buffer that exports no such gauge (an older one) is taken as not held."""
@@ -151,9 +167,8 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
             ready_after_start_s, within = ready_since - max(serving, feed_started), 2 * cadence
             since = (f"the later of the {whose}'s {what} and the price feed's process start (a fresh price waits "
                      f"for the buffer's next window: two cadences)")
-        p.check("p27_corr_ready back to 1 in time",
-                ready_after_start_s is not None and ready_after_start_s <= within, value,
-                (f"{ready_after_start_s:.2f} s" if ready_after_start_s is not None else "never")
+        p.check("p27_corr_ready back to 1 in time", in_time(ready_after_start_s, within), value,
+                took_text(ready_after_start_s)
                 + f" after {since} (cadence {cadence:g} s; a scrape saw it "
                 f"{seen_after_start_s:.2f} s after the correlator's start); "
                 f"{time.monotonic() - restarted_at:.2f} s after the restart")

@@ -139,3 +139,12 @@ def test_a_sentinel_listed_twice_as_its_ipv4_address_and_the_ipv4_mapped_one_is_
     said = problems(tmp_path, {"sentinel": {"sentinels": [f"127.0.0.1:{port}", f"[::ffff:127.0.0.1]:{port}",
                                                           "127.0.0.1:26391"]}})
     assert f"redis.sentinel.sentinels[1]: [::ffff:127.0.0.1]:{port} is also sentinels[0]" in said, said
+
+
+def test_an_ipv6_address_with_a_zone_id_is_refused_naming_the_zone(tmp_path: Path) -> None:
+    """[fe80::1%lo]:P was accepted (session 42's review, in a network namespace): Sentinel writes and answers the
+    address without its `%lo`, cannot reach it, and marks that primary down. validate now refuses it, naming it."""
+    said = problems(tmp_path, {"sentinel": {"servers": ["[fe80::1%lo]:6390", "127.0.0.1:6391"],
+                                            "sentinels": ["127.0.0.1:26390", "[fe80::2%eth0]:26391", "127.0.0.1:26392"]}})
+    assert "redis.sentinel.servers[0]: '[fe80::1%lo]:6390': an IPv6 zone id (%lo) cannot be used" in said, said
+    assert "redis.sentinel.sentinels[1]: '[fe80::2%eth0]:26391': an IPv6 zone id (%eth0) cannot be used" in said, said

@@ -1323,3 +1323,14 @@ def test_a_records_temp_file_left_by_an_ended_process_is_removed_where_flock_is_
                               env={**os.environ, "PYTHONPATH": str(REPO), "LD_PRELOAD": str(tmp_path / "nfs_flock.so")})
         assert read.returncode == 0 and read.stdout.strip() == "None", read.stdout + read.stderr
         assert not left.exists(), f"{left.name}: a temp file of an ended pid kept where flock is an NFS client's"
+
+
+def test_warm_restart_times_a_negative_readiness_as_not_in_time_and_says_the_clock_stepped() -> None:
+    """Readiness and the program's start are read off the host's wall clock by two processes: a step back between
+    them made the time negative, which passed as within the cadence (session 42's review, left; session 43)."""
+    from proofs.warm_restart import in_time, took_text
+
+    assert in_time(0.4, 1.0) and in_time(0.0, 1.0) and in_time(1.0, 1.0)
+    assert not in_time(None, 1.0) and not in_time(1.01, 1.0)
+    assert not in_time(-0.5, 1.0)
+    assert "stepped back" in took_text(-0.5) and took_text(0.5) == "0.50 s" and took_text(None) == "never"

@@ -10241,6 +10241,22 @@ MUTATIONS: list[Mutation] = [
         "        LOOP_STARTED.labels(actor=self.name, kind=self.kind).set(time.time())\n",
         ("tests/test_loop_started.py::test_the_loop_start_is_0_while_setup_waits_and_is_taken_after_setup_ends",)),
     Mutation(
+        "an_ipv6_zone_id_is_taken_for_a_sentinel_address",
+        "validate refuses a Sentinel server or sentinel address with an IPv6 zone id ([fe80::1%lo]:P): Sentinel drops "
+        "the zone from every address it writes and takes that server for down (session 42's review, left; session 43)",
+        "launcher/sentinel.py",
+        '    if "%" in host:  # fe80::1%lo: Sentinel writes the address without its zone, then cannot reach it (session 42)\n',
+        "    if False:\n",
+        ("tests/test_ipv6_spelling_review.py::test_an_ipv6_address_with_a_zone_id_is_refused_naming_the_zone",)),
+    Mutation(
+        "warm_restart_takes_a_negative_readiness_time_as_in_time",
+        "the warm-restart proof's readiness time, read off the host's wall clock by two processes, is in time only "
+        "from 0: a clock stepped back between the readings made it negative, which passed (session 43)",
+        "proofs/warm_restart.py",
+        "    return took_s is not None and 0.0 <= took_s <= within_s\n",
+        "    return took_s is not None and took_s <= within_s\n",
+        ("tests/test_proofs.py::test_warm_restart_times_a_negative_readiness_as_not_in_time_and_says_the_clock_stepped",)),
+    Mutation(
         "external_sentinels_accept_the_managed_timings_in_silence",
         "validate refuses down_after_ms, failover_timeout_ms and parallel_syncs beside external sentinels, which have "
         "their own (mutated: only servers and quorum are refused, and down_after_ms 1000 validates though README says "
