@@ -16,6 +16,9 @@ from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
 
 
 HISTORY_VERSION = 1
+# A saved slot a float holds exactly; past it the slot times overflowed (OverflowError, not a corrupt history: the load
+# crashed the buffer at every start).
+SLOT_LIMIT = 2 ** 53
 BOOT_ID_MAX_CHARS = 64  # a kernel boot id is a 36-character UUID; a longer one in a history is garbage
 
 
@@ -187,6 +190,8 @@ class PriceGrid:
                 or not isinstance(head_slot, int) or not isinstance(capacity, int) or capacity < 1
                 or not isinstance(cadence_s, (int, float)) or cadence_s <= 0):
             raise ValueError("header fields missing or of the wrong type")
+        if not -SLOT_LIMIT < head_slot < SLOT_LIMIT:
+            raise ValueError("head_slot is past any time (2**53 slots or more from 0)")
         if not symbols:  # no price bytes then bound the capacity: a 1e15 one was 8 PB of slot times (MemoryError)
             raise ValueError("the history names no symbol")
         expected = len(symbols) * capacity * 8
@@ -201,7 +206,7 @@ class PriceGrid:
         grid.price_ts = np.where(np.isnan(prices), -np.inf, slots[None, :])
         grid.newest_ts = grid.price_ts.max(axis=1)
         published = header.get("published_slot")  # absent from an older buffer's history: none known
-        if isinstance(published, int) and not isinstance(published, bool):
+        if isinstance(published, int) and not isinstance(published, bool) and -SLOT_LIMIT < published < SLOT_LIMIT:
             grid.published_slot = published
         held_since = header.get("held_since_ts")
         if type(held_since) is float and math.isfinite(held_since):  # as to_blob writes it (an int may overflow)

@@ -10270,6 +10270,26 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_cluster_side_attack.py::"
          "test_a_restarted_buffer_takes_back_the_saved_mark_only_from_this_boot_and_at_most_the_skew_past_its_clock",
          "tests/test_cluster_side_attack.py::test_a_bad_saved_mark_hides_no_more_of_a_forward_step_than_the_skew")),
+    Mutation(
+        "buffer_history_with_a_head_slot_past_any_time_crashes_the_load",
+        "a saved history whose head_slot is past any float (2**53 slots or more) is corrupt: discarded, counted, saved "
+        "over; taken, its slot times raised OverflowError, not ValueError, and the buffer died at every start - "
+        "buffermark",
+        "actors/grid.py",
+        "        if not -SLOT_LIMIT < head_slot < SLOT_LIMIT:\n",
+        "        if False:\n",
+        ("tests/test_cluster_maths.py::test_corrupt_history_is_refused_with_a_reason",
+         "tests/test_reliability_bad_input.py::test_a_corrupt_persisted_buffer_is_discarded_counted_and_overwritten")),
+    Mutation(
+        "buffer_history_keeps_a_published_slot_past_any_time",
+        "a saved published_slot past any float is unknown, as when absent; kept, a held history's marking (to_blob) "
+        "raised OverflowError and the buffer died at every start - buffermark",
+        "actors/grid.py",
+        "        if isinstance(published, int) and not isinstance(published, bool) and -SLOT_LIMIT < published < SLOT_LIMIT:\n",
+        "        if isinstance(published, int) and not isinstance(published, bool):\n",
+        ("tests/test_cluster_maths.py::test_a_published_slot_past_any_time_is_unknown_and_the_history_still_saves",
+         "tests/test_reliability_bad_input.py::"
+         "test_a_history_ahead_of_the_clock_whose_published_slot_is_past_any_time_is_held_not_a_crash")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
