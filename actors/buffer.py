@@ -2,7 +2,8 @@
 
 Rules a reader must keep: slot = floor(ts / cadence_s); a slot keeps the price with the latest ts
 seen in it, and a slot without a price is NaN, never a copy. The published window holds the
-lookback_returns + 1 last *completed* slots. History survives restarts through one Redis blob.
+lookback_returns + 1 last *completed* slots. History survives restarts through one Redis blob, and so does
+head_advance_s's mark (the furthest wall - monotonic offset the run read), taken back only on the same boot.
 
 Window message (PUB `windows`, actors/window_message.py), three frames:
   [topic (settings.publish_topic), header JSON, float64 little-endian bytes of prices]
@@ -28,8 +29,8 @@ from launcher import keys
 from launcher.keys import wrong_type
 from actors.frozen_prices import FrozenWatch
 from actors.jumps import JumpFilter
-from actors.grid import (TICK_FUTURE_SKEW_S, PriceGrid, add_checked_tick, clock_step_s, head_advance_s,
-                         head_ahead_of_clock, hold_age_s, hold_mark_right, points_per_symbol)
+from actors.grid import (TICK_FUTURE_SKEW_S, PriceGrid, add_checked_tick, carried_offset_high_s, clock_step_s,
+                         head_advance_s, head_ahead_of_clock, hold_age_s, hold_mark_right, points_per_symbol)
 from actors.window_message import window_header
 from launcher.resp import RedisUnavailable, ReplyError, RespClient
 from actors.runtime import Actor, error_text, main
@@ -41,6 +42,8 @@ REJECT_REASONS = ("bad_frame", "unknown_symbol", "too_old", "future_ts", "supers
 # Refusals that say the feed's clock and the buffer's disagree (logged, throttled): stamped more than
 # TICK_FUTURE_SKEW_S ahead, older than the window, or in a slot of a window already handed out.
 CLOCK_REASONS = ("future_ts", "too_old", "late")
+# The kernel's id of this boot: a monotonic time (and so a wall - monotonic offset) means the same only on one boot.
+BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
 
 
 def make_metrics() -> SimpleNamespace:
@@ -86,6 +89,16 @@ def min_points_over_relevant(points: dict[str, int], held: set[str]) -> int:
     return min(relevant) if relevant else 0
 
 
+def read_boot_id(path: str = BOOT_ID_PATH) -> str | None:
+    """This boot's id, or None when it cannot be read (no /proc, another kernel): the saved mark is then not used."""
+    try:
+        with open(path, encoding="ascii") as fh:
+            text = fh.read(128).strip()
+    except (OSError, ValueError):
+        return None
+    return text or None
+
+
 # --------------------------------------------------------------------------- the actor
 
 
@@ -116,6 +129,7 @@ class BufferActor(Actor):
         # until the clock comes back (the history is then reloaded) or the saved history has aged out.
         self.clock_anchor = (now, time.monotonic())
         self.offset_high_s = now - self.clock_anchor[1]  # head_advance_s: the furthest ahead since the head moved back
+        self.boot_id = read_boot_id()  # saved with offset_high_s: a restart on this boot goes on from it
         self.persist_held_until_mono = None
         self.persist_failed = False  # the last save of the history failed (history_persisted_again when one works)
         self.held_for_back_step = False  # the hold is for a backward step (a second one must not end it)
@@ -340,6 +354,7 @@ class BufferActor(Actor):
     def persist(self) -> None:
         if not self.settings.persist or self.history_pending or self.persist_held_until_mono is not None:
             return
+        self.grid.offset_high_s, self.grid.boot_id = self.offset_high_s, self.boot_id
         try:
             self.redis.call("SET", self.history_key, self.grid.to_blob())
         except (RedisUnavailable, ReplyError) as exc:
@@ -387,11 +402,11 @@ class BufferActor(Actor):
             if self.persist_held_until_mono is None:
                 self.hold_history_ahead_of_clock(saved, now)
             self.mark_history_held(saved, now)
-        elif saved.head_slot > self.grid.slot_of(now):
-            # A saved head ahead of this clock within the skew (a restart between a step back within it and the
-            # clock's return): head_advance_s's mark starts from that head, as the last run's stood, so the return is
-            # no forward step (rev2clk: -4 s, a restart, +4 s, +2 s summed 6 s, an ahead fault).
-            self.offset_high_s = max(self.offset_high_s, saved.head_slot * self.cadence_s - time.monotonic())
+        else:
+            # A restart between a step back within the skew and the clock's return: head_advance_s's mark goes on from
+            # the last run's, so the return is no forward step (rev2clk: -4 s, a restart, +4 s, +2 s summed 6 s, an
+            # ahead fault).
+            self.offset_high_s = max(self.offset_high_s, self.saved_offset_high_s(saved, now))
         self.grid.advance(self.grid.slot_of(now))
         self.grid.merge_from(saved)
         # The slots the last run handed out stay handed out: a tick for one is refused late after a restart too (it
@@ -409,6 +424,17 @@ class BufferActor(Actor):
         # A restart on a frozen history says so now, not at the first publish a cadence later (the gauge's 0
         # meanwhile resolved P27PriceFrozen).
         self.tell_frozen_prices(first_slot, window)
+
+    def saved_offset_high_s(self, saved: PriceGrid, now: float) -> float:
+        """head_advance_s's mark as the saved history leaves it: the mark saved with it, when saved on this boot (at
+        most the skew past this clock: carried_offset_high_s), and at least its head's time as an offset now. The head
+        alone (rev2clk) fell short of the last run's mark by the true time from the head's last move to this load, which
+        the clock's return then counted as a forward step: with a restart of about a minute at 60 s, or 3 s at 0.5 s
+        (buffermark), -4 s, a restart, +4 s, +2 s was an ahead fault; and a clock past that head seeded nothing."""
+        mono = time.monotonic()
+        head_s = saved.head_slot * self.cadence_s - mono
+        carried_s = carried_offset_high_s(saved.offset_high_s, saved.boot_id, self.boot_id, now - mono)
+        return head_s if carried_s is None else max(head_s, carried_s)
 
     def hold_history_ahead_of_clock(self, saved: PriceGrid, now: float) -> None:
         """The saved history lies ahead of this clock (a buffer started on a clock behind the last run's, a host

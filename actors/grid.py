@@ -16,6 +16,10 @@ from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
 
 
 HISTORY_VERSION = 1
+# A saved slot a float holds exactly; past it the slot times overflowed (OverflowError, not a corrupt history: the load
+# crashed the buffer at every start).
+SLOT_LIMIT = 2 ** 53
+BOOT_ID_MAX_CHARS = 64  # a kernel boot id is a 36-character UUID; a longer one in a history is garbage
 
 
 # A tick dated further ahead of our clock than this (the clock skew allowed to position snapshots)
@@ -44,6 +48,10 @@ class PriceGrid:
         # A saved history a clock behind it holds (not overwritten): the holding clock's time when the first hold on
         # it began, so a restart's hold ends when the first would have, not a whole window later (None: not held).
         self.held_since_ts: float | None = None
+        # The buffer's head_advance_s mark (the furthest wall - monotonic offset its run read) and the boot it read it on,
+        # saved so a restart on that boot goes on from it (None: unknown; a monotonic clock means nothing on another boot).
+        self.offset_high_s: float | None = None
+        self.boot_id: str | None = None
 
     def slot_of(self, ts: float) -> int:
         return math.floor(ts / self.cadence_s)
@@ -160,6 +168,8 @@ class PriceGrid:
             header["published_slot"] = int(self.published_slot)
         if self.held_since_ts is not None:  # optional too
             header["held_since_ts"] = self.held_since_ts
+        if self.offset_high_s is not None and self.boot_id is not None:  # optional too; a reader before it ignores both
+            header["offset_high_s"], header["boot_id"] = float(self.offset_high_s), self.boot_id
         return json.dumps(header, separators=(",", ":")).encode() + b"\n" + self.prices.astype("<f8").tobytes()
 
     @classmethod
@@ -180,6 +190,8 @@ class PriceGrid:
                 or not isinstance(head_slot, int) or not isinstance(capacity, int) or capacity < 1
                 or not isinstance(cadence_s, (int, float)) or cadence_s <= 0):
             raise ValueError("header fields missing or of the wrong type")
+        if not -SLOT_LIMIT < head_slot < SLOT_LIMIT:
+            raise ValueError("head_slot is past any time (2**53 slots or more from 0)")
         if not symbols:  # no price bytes then bound the capacity: a 1e15 one was 8 PB of slot times (MemoryError)
             raise ValueError("the history names no symbol")
         expected = len(symbols) * capacity * 8
@@ -194,11 +206,16 @@ class PriceGrid:
         grid.price_ts = np.where(np.isnan(prices), -np.inf, slots[None, :])
         grid.newest_ts = grid.price_ts.max(axis=1)
         published = header.get("published_slot")  # absent from an older buffer's history: none known
-        if isinstance(published, int) and not isinstance(published, bool):
+        if isinstance(published, int) and not isinstance(published, bool) and -SLOT_LIMIT < published < SLOT_LIMIT:
             grid.published_slot = published
         held_since = header.get("held_since_ts")
         if type(held_since) is float and math.isfinite(held_since):  # as to_blob writes it (an int may overflow)
             grid.held_since_ts = held_since
+        offset_high = header.get("offset_high_s")
+        boot_id = header.get("boot_id")
+        if type(offset_high) is float and math.isfinite(offset_high) and isinstance(boot_id, str) \
+                and 0 < len(boot_id) <= BOOT_ID_MAX_CHARS:  # else unknown, as from an older buffer: not a corrupt history
+            grid.offset_high_s, grid.boot_id = offset_high, boot_id
         return grid
 
 
@@ -237,8 +254,22 @@ def head_advance_s(offset_high_s: float, wall_now: float, mono_now: float) -> fl
     highest wall - monotonic read since the head last moved back to the clock): the part of a forward step that moves
     the grid's head ahead of where time alone would have. A forward step that only brings back a clock stepped back
     within the skew (no rewind: the head stayed) moves nothing; counted whole, -4 s then +4 s then +2 s summed 6 s
-    ahead, a clock fault, for a head 2 s ahead (revclock)."""
+    ahead, a clock fault, for a head 2 s ahead (revclock). A restarted buffer goes on from its last run's offset_high_s,
+    saved with its history (carried_offset_high_s)."""
     return max(0.0, wall_now - mono_now - offset_high_s)
+
+
+def carried_offset_high_s(saved_offset_high_s: float | None, saved_boot_id: str | None, boot_id: str | None,
+                          offset_now_s: float) -> float | None:
+    """The head_advance_s mark a restarted buffer takes over from its saved history, or None: the mark or either boot
+    unknown, or saved on another boot (the monotonic clock restarted, so the offset is another clock's). At most
+    TICK_FUTURE_SKEW_S past this clock's offset now (offset_now_s), the most a saved head within the skew seeded it by
+    before: a clock stepped back further was a backward fault, whose rewind starts the mark again, so no more is its
+    return; a mark from the future or garbage hides no more of a forward step than that."""
+    if boot_id is None or saved_boot_id != boot_id or saved_offset_high_s is None \
+            or not math.isfinite(saved_offset_high_s):
+        return None
+    return min(saved_offset_high_s, offset_now_s + TICK_FUTURE_SKEW_S)
 
 
 def add_tick(grid: PriceGrid, symbol: str, price: float, ts: float, now_s: float) -> str | None:

@@ -445,10 +445,21 @@ def test_grid_history_round_trips_and_gap_becomes_nan():
     assert np.isnan(fresh.prices[:, -3:]).all() and np.isnan(fresh.prices[2]).all()
 
 
-@pytest.mark.parametrize("blob", [b"", b"garbage", b'{"v":1}\n', b'{"v":1,"cadence_s":1,"symbols":["A"],"head_slot":3,"capacity":2}\nshort'])
+@pytest.mark.parametrize("blob", [b"", b"garbage", b'{"v":1}\n', b'{"v":1,"cadence_s":1,"symbols":["A"],"head_slot":3,"capacity":2}\nshort',
+                                  b'{"v":1,"cadence_s":1,"symbols":["A"],"head_slot":' + str(2 ** 53).encode()
+                                  + b',"capacity":1}\n' + np.ones(1).astype("<f8").tobytes()])
 def test_corrupt_history_is_refused_with_a_reason(blob):
     with pytest.raises(ValueError):
         PriceGrid.from_blob(blob)
+
+
+def test_a_published_slot_past_any_time_is_unknown_and_the_history_still_saves():
+    """buffermark: kept, to_blob's isfinite of it raised OverflowError (an int past any float)."""
+    blob = (b'{"v":1,"cadence_s":1,"symbols":["A"],"head_slot":3,"capacity":1,"published_slot":1' + b"0" * 400
+            + b'}\n' + np.ones(1).astype("<f8").tobytes())
+    saved = PriceGrid.from_blob(blob)
+    assert saved.published_slot == -math.inf
+    assert PriceGrid.from_blob(saved.to_blob()).head_slot == 3
 
 
 # --------------------------------------------------------------------------- fast paths pinned to references

@@ -624,6 +624,9 @@ CORRUPT_HISTORIES = {
     "negative_prices": b'{"v":1,"cadence_s":1,"symbols":["BTCUSDT"],"head_slot":5,"capacity":1}\n'
                        + struct.pack("<d", -1.0),
     "wrong_redis_type": None,  # a hash where a string belongs: GET fails with WRONGTYPE
+    # A head slot past any float (buffermark): OverflowError, not ValueError, from the slot times: the load crashed.
+    "head_slot_past_any_time": b'{"v":1,"cadence_s":1,"symbols":["BTCUSDT"],"head_slot":1' + b"0" * 400
+                               + b',"capacity":1}\n' + struct.pack("<d", 1.0),
 }
 
 
@@ -647,6 +650,30 @@ def test_a_corrupt_persisted_buffer_is_discarded_counted_and_overwritten(tmp_pat
                  "the buffer to persist a good history over it")
         assert buffer.proc.poll() is None
         assert "history_corrupt_discarded" in buffer.log()
+    finally:
+        buffer.terminate()
+
+
+def test_a_history_ahead_of_the_clock_whose_published_slot_is_past_any_time_is_held_not_a_crash(
+        tmp_path: Path, redis_server) -> None:
+    """buffermark: a saved history ahead of the clock is held and marked (rewritten whole with held_since_ts); its
+    published_slot an int past any float, to_blob's isfinite of it raised OverflowError and the buffer died at its start
+    (and at every restart). The slot is unknown, as when absent; the history is held."""
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["clusters"]["cadence_s"] = 0.5
+    topo = write_topology(tmp_path / "topology.yaml", data)
+    r = redis.Redis(port=redis_server.port, socket_timeout=5)
+    key = keys.buffer_history(data["name"], "buffer")
+    ahead_slot = int(time.time() / 0.5) + 3600  # 30 minutes ahead of the clock
+    r.set(key, b'{"v":1,"cadence_s":0.5,"symbols":["BTCUSDT"],"head_slot":%d,"capacity":1,"published_slot":1%s}\n'
+          % (ahead_slot, b"0" * 400) + struct.pack("<d", 1.0))
+    buffer = ActorProcess(topo, "buffer", log_dir=tmp_path).start()
+    port = data["actors"]["buffer"]["metrics_port"]
+    try:
+        wait_for(lambda: scrape(port).get("p27_buffer_history_save_held") == 1.0, 30, "the history ahead held")
+        wait_for(lambda: b"held_since_ts" in r.get(key), 10, "the held history marked")
+        assert buffer.proc.poll() is None and "Traceback" not in buffer.log(), buffer.log()[-2000:]
+        assert scrape(port).get('p27_buffer_history_discarded_total{reason="corrupt"}', 0) == 0  # held, not discarded
     finally:
         buffer.terminate()
 

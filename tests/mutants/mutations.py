@@ -10059,8 +10059,8 @@ MUTATIONS: list[Mutation] = [
         "from its saved head when that lies ahead of its clock: from its clock, -4 s, a restart, +4 s, +2 s summed 6 s, "
         "an ahead fault holding the history unsaved a window (rev2clk, session 41)",
         "actors/buffer.py",
-        "        elif saved.head_slot > self.grid.slot_of(now):\n",
-        "        elif False:\n",
+        "            self.offset_high_s = max(self.offset_high_s, self.saved_offset_high_s(saved, now))\n",
+        "            pass\n",
         ("tests/test_cluster_side_attack.py::"
          "test_a_buffer_restarted_between_a_step_back_within_the_skew_and_its_return_is_no_forward_fault",)),
     Mutation(
@@ -10285,6 +10285,56 @@ MUTATIONS: list[Mutation] = [
         "        if (isinstance(s, BookSettings) and s.refresh_s >= 2 * topo.positions.stale_after_s + 1\n",
         ("tests/test_topology_validation.py::"
          "test_a_book_that_rewrites_its_snapshots_no_sooner_than_they_go_stale_is_refused",)),
+    Mutation(
+        "buffer_restart_drops_the_saved_offset_high_mark",
+        "the buffer saves head_advance_s's mark with its history and a restart on the same boot goes on from it: from "
+        "its saved head alone, a restart slower than about 3 s (0.5 s cadence; a minute at 60 s) between a step back "
+        "of 4 s and the clock's return counted the time since for a step: +4 s, +2 s, an ahead fault - buffermark",
+        "actors/buffer.py",
+        "        self.grid.offset_high_s, self.grid.boot_id = self.offset_high_s, self.boot_id\n",
+        "        pass\n",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_buffer_restarted_slowly_between_a_step_back_within_the_skew_and_its_return_is_no_forward_fault",)),
+    Mutation(
+        "buffer_takes_a_saved_mark_from_another_boot",
+        "a saved head_advance_s mark is taken back only on the boot it was saved on (a monotonic clock restarts at "
+        "boot): another boot's, 1000 s past this clock's offset (the skew, capped), hid a 6 s forward step - buffermark",
+        "actors/grid.py",
+        "    if boot_id is None or saved_boot_id != boot_id or saved_offset_high_s is None \\\n",
+        "    if saved_offset_high_s is None \\\n",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_restarted_buffer_takes_back_the_saved_mark_only_from_this_boot_and_at_most_the_skew_past_its_clock",
+         "tests/test_cluster_side_attack.py::test_a_bad_saved_mark_hides_no_more_of_a_forward_step_than_the_skew")),
+    Mutation(
+        "buffer_takes_a_saved_mark_uncapped",
+        "a saved head_advance_s mark is taken at most the skew past this clock's offset, as far as a saved head within "
+        "the skew seeded it before: an absurd one on this boot, uncapped, hid every forward step - buffermark",
+        "actors/grid.py",
+        "    return min(saved_offset_high_s, offset_now_s + TICK_FUTURE_SKEW_S)\n",
+        "    return saved_offset_high_s\n",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_restarted_buffer_takes_back_the_saved_mark_only_from_this_boot_and_at_most_the_skew_past_its_clock",
+         "tests/test_cluster_side_attack.py::test_a_bad_saved_mark_hides_no_more_of_a_forward_step_than_the_skew")),
+    Mutation(
+        "buffer_history_with_a_head_slot_past_any_time_crashes_the_load",
+        "a saved history whose head_slot is past any float (2**53 slots or more) is corrupt: discarded, counted, saved "
+        "over; taken, its slot times raised OverflowError, not ValueError, and the buffer died at every start - "
+        "buffermark",
+        "actors/grid.py",
+        "        if not -SLOT_LIMIT < head_slot < SLOT_LIMIT:\n",
+        "        if False:\n",
+        ("tests/test_cluster_maths.py::test_corrupt_history_is_refused_with_a_reason",
+         "tests/test_reliability_bad_input.py::test_a_corrupt_persisted_buffer_is_discarded_counted_and_overwritten")),
+    Mutation(
+        "buffer_history_keeps_a_published_slot_past_any_time",
+        "a saved published_slot past any float is unknown, as when absent; kept, a held history's marking (to_blob) "
+        "raised OverflowError and the buffer died at every start - buffermark",
+        "actors/grid.py",
+        "        if isinstance(published, int) and not isinstance(published, bool) and -SLOT_LIMIT < published < SLOT_LIMIT:\n",
+        "        if isinstance(published, int) and not isinstance(published, bool):\n",
+        ("tests/test_cluster_maths.py::test_a_published_slot_past_any_time_is_unknown_and_the_history_still_saves",
+         "tests/test_reliability_bad_input.py::"
+         "test_a_history_ahead_of_the_clock_whose_published_slot_is_past_any_time_is_held_not_a_crash")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
