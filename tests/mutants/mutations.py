@@ -545,8 +545,8 @@ MUTATIONS: list[Mutation] = [
         "clock_aligned_ignored_on_other_sources",
         "synthetic.clock_aligned on a replay or redis_snapshots feed is refused, not silently ignored",
         "launcher/topology.py",
-        '            if syn.clock_aligned and s.source != "synthetic":\n',
-        "            if False:\n",
+        "            if source != block and source in known and raw.get(block) is not None:\n",
+        "            if block == 'replay' and source != block and source in known and raw.get(block) is not None:\n",
         ("tests/test_price_feed_clock_aligned.py::test_clock_aligned_on_a_feed_whose_source_is_not_synthetic_is_refused",)),
     Mutation(
         "clock_aligned_window_summed_every_slot",
@@ -10281,10 +10281,55 @@ MUTATIONS: list[Mutation] = [
         "between its writes (mutated: the check compares with twice the staleness, and refresh_s 300 or 600 beside "
         "300 s validates) - docstruth",
         "launcher/topology.py",
-        "        if (isinstance(s, BookSettings) and s.refresh_s >= topo.positions.stale_after_s\n",
+        "        if (isinstance(s, BookSettings) and s.refresh_s + SNAPSHOT_TS_RESOLUTION_S >= topo.positions.stale_after_s\n",
         "        if (isinstance(s, BookSettings) and s.refresh_s >= 2 * topo.positions.stale_after_s + 1\n",
         ("tests/test_topology_validation.py::"
          "test_a_book_that_rewrites_its_snapshots_no_sooner_than_they_go_stale_is_refused",)),
+    Mutation(
+        "a_book_refreshing_within_a_second_of_the_staleness_validates",
+        "validate refuses a book whose refresh_s plus the 1 s of a whole-second ts_epoch is not below "
+        "positions.stale_after_s (mutated: refresh_s 1.6 beside 2 s validates, and 6 of 40 decisions of such a demo "
+        "were HOLD fail_closed_portfolio_state) - revdocs43",
+        "launcher/topology.py",
+        "        if (isinstance(s, BookSettings) and s.refresh_s + SNAPSHOT_TS_RESOLUTION_S >= topo.positions.stale_after_s\n",
+        "        if (isinstance(s, BookSettings) and s.refresh_s >= topo.positions.stale_after_s\n",
+        ("tests/test_topology_validation.py::"
+         "test_a_book_that_rewrites_its_snapshots_no_sooner_than_they_go_stale_is_refused",)),
+    Mutation(
+        "a_feed_accepts_the_replay_block_of_a_source_it_does_not_use",
+        "validate refuses a replay: block beside a synthetic or redis_snapshots feed, which never reads it "
+        "(mutated: only a synthetic: block beside another source is refused) - revdocs43",
+        "launcher/topology.py",
+        '        for block in ("synthetic", "replay"):  # each read by its own source alone; null is no block\n',
+        '        for block in ("synthetic",):  # each read by its own source alone; null is no block\n',
+        ("tests/test_price_feed_clock_aligned.py::test_a_feed_refuses_the_block_of_a_source_it_does_not_use",)),
+    Mutation(
+        "an_actor_stops_over_a_setting_it_never_reads",
+        "an actor starts from a topology whose only problems name settings nothing that runs reads, saying so in its "
+        "log (mutated: it exits 2, and a running copy written before such a rule stops every actor at its next "
+        "restart, the gate's spawn error leaving every proposal unanswered) - revdocs43",
+        "launcher/topology.py",
+        "    if topo is None or any(not p.unread for p in problems):\n",
+        "    if topo is None or problems:\n",
+        ("tests/test_topology_rule_added_since_up.py",)),
+    Mutation(
+        "an_external_redis_port_stops_what_runs",
+        "redis.port and redis.maxmemory_mb beside an external Redis are refused as settings nothing reads, which what "
+        "runs goes on without (mutated: refused like any problem; an actor, propose and proof stop over them) "
+        "- revdocs43",
+        "launcher/topology.py",
+        '                                         "Redis keeps its own: remove it", unread=True)\n',
+        '                                         "Redis keeps its own: remove it")\n',
+        ("tests/test_topology_rule_added_since_up.py",)),
+    Mutation(
+        "every_problem_taken_for_a_setting_nothing_reads",
+        "a problem that changes what runs (a book slower than the snapshots' staleness) still stops the actor "
+        "(mutated: every problem is taken for a setting nothing reads, and the book starts) - revdocs43",
+        "launcher/topology.py",
+        "    if topo is None or any(not p.unread for p in problems):\n",
+        "    if topo is None:\n",
+        ("tests/test_topology_rule_added_since_up.py::"
+         "test_an_actor_still_refuses_a_topology_whose_problem_changes_what_it_runs",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
