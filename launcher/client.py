@@ -567,7 +567,7 @@ def gate_curve(topology_path: str | Path, client_key: str | None,
     has its own keypair). Names resolve in the topology's keys_dir; paths against the cwd."""
     from launcher import curve as keys
     from launcher.topology import load_to_run
-    topo = load_to_run(str(topology_path))[0]  # the gates that run, whatever validate now says of a key none reads
+    topo = load_to_run(str(topology_path))[0]  # their keys, whatever validate now says of a key no gate reads
     gates = topo.actors_of_kind("gate")
     if not gates:
         raise ValueError(f"{topology_path}: no actor of kind gate")

@@ -63,15 +63,30 @@ def test_a_client_finds_the_gates_of_a_topology_holding_a_setting_nothing_reads(
     assert gate_curve(path, None) is None
 
 
-def test_a_proof_reads_a_running_copy_holding_a_setting_nothing_reads(tmp_path: Path) -> None:
-    """It refused the home (exit 2, the problem on stderr); it reads the copy and checks the system: here none runs,
-    so its checks fail (exit 1), none of them over the key."""
-    data = retarget(demo_topology_data(), "redis://127.0.0.1:1/0")
+def launcher_on_a_home_whose_copy_holds_maxmemory_mb(tmp_path: Path, redis_url: str,
+                                                    *command: str) -> subprocess.CompletedProcess:
+    """`clustergate COMMAND --home HOME` where HOME's running copy has `maxmemory_mb: 256` beside its url (no system
+    runs there)."""
+    data = retarget(demo_topology_data(), redis_url)
     data["redis"]["maxmemory_mb"] = 256
     home = tmp_path / "home"
     (home / "run").mkdir(parents=True)
     write_topology(home / "run" / "topology.yaml", data)
-    done = subprocess.run([sys.executable, "-m", "launcher", "proof", "readiness", "--home", str(home)],
-                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    return subprocess.run([sys.executable, "-m", "launcher", *command, "--home", str(home)], capture_output=True,
+                          text=True, cwd=REPO, timeout=120)
+
+
+def test_a_proof_reads_a_running_copy_holding_a_setting_nothing_reads(tmp_path: Path) -> None:
+    """It refused the home (exit 2, the problem on stderr); it reads the copy and checks the system: here none runs,
+    so its checks fail (exit 1), none of them over the key."""
+    done = launcher_on_a_home_whose_copy_holds_maxmemory_mb(tmp_path, "redis://127.0.0.1:1/0", "proof", "readiness")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "FAIL" in done.stdout, done.stdout + done.stderr
+
+
+def test_positions_lists_the_snapshots_of_a_home_whose_copy_holds_a_setting_nothing_reads(tmp_path: Path,
+                                                                                       redis_server) -> None:
+    """The incident tool on the running system (`positions list/set/clear --home`) refused the home with exit 2."""
+    done = launcher_on_a_home_whose_copy_holds_maxmemory_mb(tmp_path, redis_server.url, "positions", "list")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "BTCUSDT" in done.stdout, done.stdout

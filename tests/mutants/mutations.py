@@ -10330,6 +10330,33 @@ MUTATIONS: list[Mutation] = [
         "    if topo is None:\n",
         ("tests/test_topology_rule_added_since_up.py::"
          "test_an_actor_still_refuses_a_topology_whose_problem_changes_what_it_runs",)),
+    Mutation(
+        "positions_refuses_a_home_over_a_setting_nothing_reads",
+        "`positions list/set/clear --home` reads a running copy whose only problems name settings nothing that runs "
+        "reads (mutated: it refuses the home as validate does, exit 2, in an incident) - revdocs43",
+        "launcher/positions.py",
+        "        topo = load_to_run(path)[0]  # the running copy: what runs, whatever validate says of a key none reads\n",
+        "        topo, unread = load_to_run(path)\n        if unread:\n            raise SchemaError(unread)\n",
+        ("tests/test_topology_rule_added_since_up.py::"
+         "test_positions_lists_the_snapshots_of_a_home_whose_copy_holds_a_setting_nothing_reads",)),
+    Mutation(
+        "propose_refuses_a_home_over_a_setting_nothing_reads",
+        "a client finds the gates of a running copy whose only problems name settings nothing that runs reads "
+        "(mutated: gate_endpoints refuses it, and `propose --home` exits 2 with the gates running) - revdocs43",
+        "launcher/client.py",
+        "    topo = load_to_run(str(topology_path))[0]  # the gates that run, whatever validate now says of a key none reads\n",
+        "    topo = __import__('launcher.topology').topology.load_topology(str(topology_path))\n",
+        ("tests/test_topology_rule_added_since_up.py::"
+         "test_a_client_finds_the_gates_of_a_topology_holding_a_setting_nothing_reads",)),
+    Mutation(
+        "proof_refuses_a_home_over_a_setting_nothing_reads",
+        "a proof reads a running copy whose only problems name settings nothing that runs reads (mutated: it refuses "
+        "the home, exit 2, and checks nothing of the running system) - revdocs43",
+        "proofs/common.py",
+        "        self.topo: Topology = load_to_run(self.topology_path)[0]  # what runs, whatever validate says of a key none reads\n",
+        "        self.topo: Topology = __import__('launcher.topology').topology.load_topology(self.topology_path)\n",
+        ("tests/test_topology_rule_added_since_up.py::"
+         "test_a_proof_reads_a_running_copy_holding_a_setting_nothing_reads",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
