@@ -18,7 +18,7 @@ from feed_helpers import feed_topology, metrics_port
 from helpers import REPO, ActorProcess, demo_topology_data, retarget, scrape, wait_for, write_topology
 from launcher.client import gate_curve, gate_endpoints
 from launcher.schema import SchemaError
-from launcher.topology import load_topology
+from launcher.topology import load_to_run, load_topology
 
 IGNORED = "redis.maxmemory_mb: is for the redis-server the launcher runs (redis.managed: true)"
 
@@ -90,3 +90,24 @@ def test_positions_lists_the_snapshots_of_a_home_whose_copy_holds_a_setting_noth
     done = launcher_on_a_home_whose_copy_holds_maxmemory_mb(tmp_path, redis_server.url, "positions", "list")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "BTCUSDT" in done.stdout, done.stdout
+
+
+EXTERNAL_SENTINELS = {"master": "m", "sentinels": ["127.0.0.1:26390", "127.0.0.1:26391", "127.0.0.1:26392"]}
+
+
+@pytest.mark.parametrize("change, path", [
+    (lambda d: d.update(redis={"url": "redis://127.0.0.1:1/0", "port": 6390}), "redis.port"),  # the default, written
+    (lambda d: d.update(redis={"sentinel": {**EXTERNAL_SENTINELS, "down_after_ms": 1000}}), "redis.sentinel.down_after_ms"),
+    (lambda d: d["actors"]["price_feed"]["settings"].update(source="replay", replay={"path": "prices.csv"}),
+     "actors.price_feed.settings.synthetic"),
+], ids=["port", "down_after_ms", "synthetic"])
+def test_each_setting_nothing_reads_is_refused_by_validate_and_returned_to_what_runs(tmp_path: Path, change,
+                                                                                    path: str) -> None:
+    data = retarget(demo_topology_data(), "redis://127.0.0.1:1/0")
+    change(data)
+    topology = write_topology(tmp_path / "topology.yaml", data)
+    with pytest.raises(SchemaError) as refused:
+        load_topology(topology)
+    assert [p.render().split(": ", 1)[0] for p in refused.value.problems] == [path]
+    topo, unread = load_to_run(topology)
+    assert [p.render().split(": ", 1)[0] for p in unread] == [path] and topo.actors

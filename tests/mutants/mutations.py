@@ -10357,6 +10357,16 @@ MUTATIONS: list[Mutation] = [
         "        self.topo: Topology = __import__('launcher.topology').topology.load_topology(self.topology_path)\n",
         ("tests/test_topology_rule_added_since_up.py::"
          "test_a_proof_reads_a_running_copy_holding_a_setting_nothing_reads",)),
+    Mutation(
+        "external_sentinels_timings_stop_what_runs",
+        "the managed sentinel timings beside external sentinels are refused as settings nothing reads, which what runs "
+        "goes on without (mutated: refused like any problem, and every actor of a running copy written before the "
+        "rule stops at its next restart) - revdocs43",
+        "launcher/topology.py",
+        '                                              "have their own", unread=True)\n',
+        '                                              "have their own")\n',
+        ("tests/test_topology_rule_added_since_up.py::"
+         "test_each_setting_nothing_reads_is_refused_by_validate_and_returned_to_what_runs",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
