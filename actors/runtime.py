@@ -44,7 +44,7 @@ from launcher.curve import SocketKeys, socket_keys
 from launcher.endpoints import endpoint_problem_now, localhost_as_ipv4, low_port_hint
 from launcher.parent_death import die_with_parent
 from launcher.schema import SchemaError
-from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, SOCKET_ROLES, ActorSpec, Topology, load_topology
+from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, SOCKET_ROLES, ActorSpec, Topology, load_to_run
 
 TICK_S = 0.1
 LINGER_MS = 0
@@ -1294,11 +1294,14 @@ def _main(actor_cls: type[Actor], argv: list[str] | None) -> None:
     parser.add_argument("--name", required=True, help="actor name in the topology")
     args = parser.parse_args(argv)
     try:
-        topo = load_topology(args.topology)
+        topo, unread = load_to_run(args.topology)
     except SchemaError as exc:
         for p in exc.problems:
             print(p.render(args.topology), file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT)
+    for p in unread:  # a rule added since `up` wrote the running copy: said at every start, never a stop
+        print(f"{p.render(args.topology)} (`clustergate validate` refuses it; this actor does not read it and starts "
+              f"without it: remove it, then `clustergate up`)", file=sys.stderr, flush=True)
     if args.name not in topo.actors:
         print(f"{args.topology}: actors.{args.name}: no such actor (have: {', '.join(topo.actors)})", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT)

@@ -547,8 +547,8 @@ def gate_endpoint(topology_path: str | Path) -> str:
 
 def gate_endpoints(topology_path: str | Path) -> list[str]:
     """Every gate's proposals endpoint, in the topology's order: the Freelance client's server list."""
-    from launcher.topology import load_topology
-    topo = load_topology(str(topology_path))
+    from launcher.topology import load_to_run
+    topo = load_to_run(str(topology_path))[0]  # the gates that run, whatever validate now says of a key none reads
     gates = topo.actors_of_kind("gate")
     if not gates:
         raise ValueError(f"{topology_path}: no actor of kind gate")
@@ -566,8 +566,8 @@ def gate_curve(topology_path: str | Path, client_key: str | None,
     CurveZMQ. server_key overrides the gates' public keys: one per gate, in the same order (each gate
     has its own keypair). Names resolve in the topology's keys_dir; paths against the cwd."""
     from launcher import curve as keys
-    from launcher.topology import load_topology
-    topo = load_topology(str(topology_path))
+    from launcher.topology import load_to_run
+    topo = load_to_run(str(topology_path))[0]  # their keys, whatever validate now says of a key no gate reads
     gates = topo.actors_of_kind("gate")
     if not gates:
         raise ValueError(f"{topology_path}: no actor of kind gate")
@@ -663,8 +663,8 @@ def cmd_propose(args: argparse.Namespace) -> int:
             try:
                 endpoints = gate_endpoints(path)
                 endpoint = endpoints if len(endpoints) > 1 else endpoints[0]
-                from launcher.topology import load_topology
-                allowlist = list(load_topology(str(path)).symbols)
+                from launcher.topology import load_to_run
+                allowlist = list(load_to_run(str(path))[0].symbols)
                 curve = gate_curve(path, args.client_key, args.server_key)
             except SchemaError as exc:
                 for problem in exc.problems:

@@ -23,7 +23,7 @@ from launcher.number_args import finite_number, takes_negative_numbers
 from launcher.overview import shown_age
 from launcher.redis_conn import connect
 from launcher.schema import SchemaError
-from launcher.topology import Topology, load_topology, symbol_name_ok
+from launcher.topology import Topology, load_to_run, symbol_name_ok
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_TOPOLOGY = REPO / "configs" / "demo.yaml"
@@ -216,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"clustergate positions: {missing}", file=sys.stderr)
         return 2
     try:
-        topo = load_topology(path)
+        topo = load_to_run(path)[0]  # the running copy: what runs, whatever validate says of a key none reads
     except SchemaError as exc:
         for problem in exc.problems:
             print(problem.render(str(path)), file=sys.stderr)

@@ -26,6 +26,9 @@ class Problem:
     path: Path
     message: str
     line: int | None = None
+    # A setting that nothing which runs reads (redis.maxmemory_mb beside a url): validate, up and deploy refuse it;
+    # what runs from a topology, or reaches what runs, goes on without it (launcher.topology.load_to_run).
+    unread: bool = False
 
     def render(self, source: str | None = None) -> str:
         where = format_path(self.path) or "(top level)"
@@ -179,13 +182,13 @@ class Validator:
         self.lines = lines or {}
         self.problems: list[Problem] = []
 
-    def problem(self, path: Path, message: str) -> None:
+    def problem(self, path: Path, message: str, *, unread: bool = False) -> None:
         line = None
         probe = path
         while probe not in self.lines and probe:
             probe = probe[:-1]
         line = self.lines.get(probe)
-        self.problems.append(Problem(path, message, line))
+        self.problems.append(Problem(path, message, line, unread))
 
     def build(self, tp: Any, value: Any, path: Path) -> Any:
         origin = get_origin(tp)

@@ -20,7 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_type_hints
 
 from launcher.endpoints import MAX_IPC_PATH_BYTES, localhost_as_ipv4
 from launcher.schema import (MISSING, Path, Problem, SchemaError, Validator, dataclass_schema,
@@ -168,7 +168,7 @@ class RedisConfig:
         for key in () if managed else ("port", "maxmemory_mb"):
             if key in raw:
                 v.problem(path + (key,), "is for the redis-server the launcher runs (redis.managed: true); an external "
-                                         "Redis keeps its own: remove it")
+                                         "Redis keeps its own: remove it", unread=True)
         return kwargs
 
     @staticmethod
@@ -187,7 +187,7 @@ class RedisConfig:
             for key in ("servers", "quorum", "down_after_ms", "failover_timeout_ms", "parallel_syncs"):
                 if key in raw_sentinel:
                     v.problem(spath + (key,), "is for a managed setup (redis.managed: true); the external sentinels "
-                                              "have their own")
+                                              "have their own", unread=True)
             return sentinel
         if "replicas" in raw_sentinel:
             v.problem(spath + ("replicas",), "is for external sentinels; a managed setup has one replica per "
@@ -377,8 +377,14 @@ class PriceFeedSettings:
 
     @staticmethod
     def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
-        if kwargs.get("source") == "replay" and kwargs.get("replay") is None:
+        source = kwargs.get("source", "synthetic")
+        if source == "replay" and kwargs.get("replay") is None:
             v.problem(path + ("replay",), "source is replay, so replay.path is required")
+        known = get_args(get_type_hints(PriceFeedSettings)["source"])  # an unknown one is refused as such
+        for block in ("synthetic", "replay"):  # each read by its own source alone; null is no block
+            if source != block and source in known and raw.get(block) is not None:
+                v.problem(path + (block,), f"is for source: {block}; this feed's source is {source}, which ignores it: "
+                                           f"remove it", unread=True)
         return kwargs
 
 
@@ -1237,6 +1243,11 @@ def _symbols_unreadable(v: Validator) -> bool:
     return any(p.path == ("symbols",) and p.message.startswith("expected") for p in v.problems)
 
 
+# A snapshot's ts_epoch is whole seconds (SPEC; the book writes int(time.time())): read, it is up to this much older
+# than its write, so a book must rewrite it this much sooner than positions.stale_after_s.
+SNAPSHOT_TS_RESOLUTION_S = 1.0
+
+
 def _check_kind_settings(v: Validator, topo: Topology) -> None:
     allow = set(topo.symbols)
     symbols_read = not _symbols_unreadable(v)
@@ -1258,11 +1269,13 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                       f"connect, handshake, sentinels and a gate's or permit issuer's second attempt wait, a gate's waits for its issuer at 1.5 x permit_timeout_ms): a "
                       f"legitimate slow turn would read as a stuck main loop; leave "
                       f"it out for the default ({topo.default_loop_stall_limit_s(name):g} s)")
-        if (isinstance(s, BookSettings) and s.refresh_s >= topo.positions.stale_after_s
+        if (isinstance(s, BookSettings) and s.refresh_s + SNAPSHOT_TS_RESOLUTION_S >= topo.positions.stale_after_s
                 and not any(p.path[:1] == ("positions",) for p in v.problems)):
             v.problem(base + ("refresh_s",), f"{s.refresh_s:g} s is not below positions.stale_after_s "
-                      f"({topo.positions.stale_after_s:g} s): the book's snapshots would go stale between its writes (with no "
-                      f"other fresh snapshot, every decision meanwhile HOLD fail_closed_portfolio_state)")
+                      f"({topo.positions.stale_after_s:g} s) less {SNAPSHOT_TS_RESOLUTION_S:g} s (a snapshot's ts_epoch is "
+                      f"in whole seconds: it reads up to 1 s older than its write): the book's snapshots would go stale "
+                      f"between its writes (with no other fresh snapshot, every decision meanwhile HOLD "
+                      f"fail_closed_portfolio_state)")
         if isinstance(s, PriceFeedSettings):
             syn = s.synthetic
             for key in ("start_prices", "volatility"):
@@ -1288,9 +1301,6 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                           f"({topo.clusters.cadence_s:g} s): the buffer's grid holds one price per cadence and a return "
                           f"needs two consecutive ones; slots this feed leaves empty cost returns (at 2 x cadence or "
                           f"more there is none: the correlator is never ready and the gate takes K from the proxy)")
-            if syn.clock_aligned and s.source != "synthetic":
-                v.problem(base + ("synthetic", "clock_aligned"), f"applies to source: synthetic only; this feed's "
-                          f"source is {s.source}, whose ticks are not aligned to wall-clock slots")
             if syn.clock_aligned and syn.seed >= 2 ** 128:
                 v.problem(base + ("synthetic", "seed"), f"must be below 2**128 with synthetic.clock_aligned: true "
                           f"(Philox's key), got {syn.seed!r}")
@@ -1400,6 +1410,18 @@ def load_topology(path: str | os.PathLike[str]) -> Topology:
         raise SchemaError(problems)
     assert topo is not None
     return topo
+
+
+def load_to_run(path: str | os.PathLike[str]) -> tuple[Topology, list[Problem]]:
+    """The topology an actor runs from, or a client or proof reaches what runs through: load_topology, except that
+    problems naming a setting nothing that runs reads (Problem.unread) are returned, not raised. A home's running
+    copy written before such a rule came in stopped every actor at its next restart (the gate's `spawn error`, every
+    proposal unanswered) and refused `propose` and `proof`, over a key none of them read; validate, up and deploy
+    still refuse it."""
+    topo, problems = _read_and_validate(path)
+    if topo is None or any(not p.unread for p in problems):
+        raise SchemaError(problems)
+    return topo, problems
 
 
 def load_running_copy(path: str | os.PathLike[str]) -> tuple[Topology, list[Problem]]:

@@ -31,7 +31,7 @@ from launcher.overview import first, labelled
 from launcher.schema import SchemaError
 from launcher.supervise import (REDIS_PROGRAM, Home, LaunchError, Supervisor, tell, home_from, redis_program_names,
                                 running_topology_path, scrape, signal_name, timeout_seconds, home_option)
-from launcher.topology import RESERVED_PROGRAM_PREFIX, Topology, load_topology
+from launcher.topology import RESERVED_PROGRAM_PREFIX, Topology, load_to_run
 
 # The last report run_proof wrote in this process, and its failed checks (deploy records them).
 LAST_REPORT: tuple[Path, list[Check]] | None = None
@@ -63,7 +63,7 @@ class Proof:
         self.name = name
         self.home = home
         self.topology_path = topology_path or home.topology
-        self.topo: Topology = load_topology(self.topology_path)
+        self.topo: Topology = load_to_run(self.topology_path)[0]  # what runs, whatever validate says of a key none reads
         self.sup = Supervisor(home)
         self.redis = connect(self.topo.redis)
         self.checks: list[Check] = []

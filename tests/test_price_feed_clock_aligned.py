@@ -260,4 +260,28 @@ def test_clock_aligned_on_a_feed_whose_source_is_not_synthetic_is_refused(source
     settings["synthetic"]["clock_aligned"] = True
     settings.update(source=source, **extra)
     problems = [p.render() for p in validate_data(data)[1]]
-    assert any(p.startswith("actors.price_feed.settings.synthetic.clock_aligned: ") and source in p for p in problems), problems
+    assert problems == [f"actors.price_feed.settings.synthetic: is for source: synthetic; this feed's source is {source}, "
+                        f"which ignores it: remove it"], problems
+
+
+@pytest.mark.parametrize("source,block,extra", [
+    ("replay", "synthetic", {"replay": {"path": "prices.csv"}}),
+    ("redis_snapshots", "synthetic", {}),
+    ("synthetic", "replay", {"replay": {"path": "prices.csv", "speed": 10}}),
+    ("redis_snapshots", "replay", {"replay": {"path": "prices.csv"}})])
+def test_a_feed_refuses_the_block_of_a_source_it_does_not_use(source, block, extra):
+    """A feed reads `synthetic:` only with source synthetic and `replay:` only with source replay. The other block
+    validated in silence (`synthetic: {seed: 9, volatility: ...}` beside a replay, `replay: {speed: 10}` beside a
+    synthetic feed), read by an operator as settings in force; only clock_aligned was refused (revdocs43)."""
+    data = demo_topology_data()
+    settings = data["actors"]["price_feed"]["settings"]
+    if source != "synthetic" and block == "synthetic":
+        settings["synthetic"] = {"seed": 9, "volatility": {"BTCUSDT": 0.5}}
+    elif source != "synthetic":
+        del settings["synthetic"]  # the demo's, for its synthetic source
+    settings.update(source=source, **extra)
+    problems = [p.render() for p in validate_data(data)[1]]
+    assert problems == [f"actors.price_feed.settings.{block}: is for source: {block}; this feed's source is {source}, "
+                        f"which ignores it: remove it"], problems
+    settings[block] = None  # YAML's null: no block written
+    assert validate_data(data)[1] == []

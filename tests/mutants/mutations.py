@@ -545,8 +545,8 @@ MUTATIONS: list[Mutation] = [
         "clock_aligned_ignored_on_other_sources",
         "synthetic.clock_aligned on a replay or redis_snapshots feed is refused, not silently ignored",
         "launcher/topology.py",
-        '            if syn.clock_aligned and s.source != "synthetic":\n',
-        "            if False:\n",
+        "            if source != block and source in known and raw.get(block) is not None:\n",
+        "            if block == 'replay' and source != block and source in known and raw.get(block) is not None:\n",
         ("tests/test_price_feed_clock_aligned.py::test_clock_aligned_on_a_feed_whose_source_is_not_synthetic_is_refused",)),
     Mutation(
         "clock_aligned_window_summed_every_slot",
@@ -10281,7 +10281,7 @@ MUTATIONS: list[Mutation] = [
         "between its writes (mutated: the check compares with twice the staleness, and refresh_s 300 or 600 beside "
         "300 s validates) - docstruth",
         "launcher/topology.py",
-        "        if (isinstance(s, BookSettings) and s.refresh_s >= topo.positions.stale_after_s\n",
+        "        if (isinstance(s, BookSettings) and s.refresh_s + SNAPSHOT_TS_RESOLUTION_S >= topo.positions.stale_after_s\n",
         "        if (isinstance(s, BookSettings) and s.refresh_s >= 2 * topo.positions.stale_after_s + 1\n",
         ("tests/test_topology_validation.py::"
          "test_a_book_that_rewrites_its_snapshots_no_sooner_than_they_go_stale_is_refused",)),
@@ -10335,6 +10335,88 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_cluster_maths.py::test_a_published_slot_past_any_time_is_unknown_and_the_history_still_saves",
          "tests/test_reliability_bad_input.py::"
          "test_a_history_ahead_of_the_clock_whose_published_slot_is_past_any_time_is_held_not_a_crash")),
+    Mutation(
+        "a_book_refreshing_within_a_second_of_the_staleness_validates",
+        "validate refuses a book whose refresh_s plus the 1 s of a whole-second ts_epoch is not below "
+        "positions.stale_after_s (mutated: refresh_s 1.6 beside 2 s validates, and 6 of 40 decisions of such a demo "
+        "were HOLD fail_closed_portfolio_state) - revdocs43",
+        "launcher/topology.py",
+        "        if (isinstance(s, BookSettings) and s.refresh_s + SNAPSHOT_TS_RESOLUTION_S >= topo.positions.stale_after_s\n",
+        "        if (isinstance(s, BookSettings) and s.refresh_s >= topo.positions.stale_after_s\n",
+        ("tests/test_topology_validation.py::"
+         "test_a_book_that_rewrites_its_snapshots_no_sooner_than_they_go_stale_is_refused",)),
+    Mutation(
+        "a_feed_accepts_the_replay_block_of_a_source_it_does_not_use",
+        "validate refuses a replay: block beside a synthetic or redis_snapshots feed, which never reads it "
+        "(mutated: only a synthetic: block beside another source is refused) - revdocs43",
+        "launcher/topology.py",
+        '        for block in ("synthetic", "replay"):  # each read by its own source alone; null is no block\n',
+        '        for block in ("synthetic",):  # each read by its own source alone; null is no block\n',
+        ("tests/test_price_feed_clock_aligned.py::test_a_feed_refuses_the_block_of_a_source_it_does_not_use",)),
+    Mutation(
+        "an_actor_stops_over_a_setting_it_never_reads",
+        "an actor starts from a topology whose only problems name settings nothing that runs reads, saying so in its "
+        "log (mutated: it exits 2, and a running copy written before such a rule stops every actor at its next "
+        "restart, the gate's spawn error leaving every proposal unanswered) - revdocs43",
+        "launcher/topology.py",
+        "    if topo is None or any(not p.unread for p in problems):\n",
+        "    if topo is None or problems:\n",
+        ("tests/test_topology_rule_added_since_up.py",)),
+    Mutation(
+        "an_external_redis_port_stops_what_runs",
+        "redis.port and redis.maxmemory_mb beside an external Redis are refused as settings nothing reads, which what "
+        "runs goes on without (mutated: refused like any problem; an actor, propose and proof stop over them) "
+        "- revdocs43",
+        "launcher/topology.py",
+        '                                         "Redis keeps its own: remove it", unread=True)\n',
+        '                                         "Redis keeps its own: remove it")\n',
+        ("tests/test_topology_rule_added_since_up.py",)),
+    Mutation(
+        "every_problem_taken_for_a_setting_nothing_reads",
+        "a problem that changes what runs (a book slower than the snapshots' staleness) still stops the actor "
+        "(mutated: every problem is taken for a setting nothing reads, and the book starts) - revdocs43",
+        "launcher/topology.py",
+        "    if topo is None or any(not p.unread for p in problems):\n",
+        "    if topo is None:\n",
+        ("tests/test_topology_rule_added_since_up.py::"
+         "test_an_actor_still_refuses_a_topology_whose_problem_changes_what_it_runs",)),
+    Mutation(
+        "positions_refuses_a_home_over_a_setting_nothing_reads",
+        "`positions list/set/clear --home` reads a running copy whose only problems name settings nothing that runs "
+        "reads (mutated: it refuses the home as validate does, exit 2, in an incident) - revdocs43",
+        "launcher/positions.py",
+        "        topo = load_to_run(path)[0]  # the running copy: what runs, whatever validate says of a key none reads\n",
+        "        topo, unread = load_to_run(path)\n        if unread:\n            raise SchemaError(unread)\n",
+        ("tests/test_topology_rule_added_since_up.py::"
+         "test_positions_lists_the_snapshots_of_a_home_whose_copy_holds_a_setting_nothing_reads",)),
+    Mutation(
+        "propose_refuses_a_home_over_a_setting_nothing_reads",
+        "a client finds the gates of a running copy whose only problems name settings nothing that runs reads "
+        "(mutated: gate_endpoints refuses it, and `propose --home` exits 2 with the gates running) - revdocs43",
+        "launcher/client.py",
+        "    topo = load_to_run(str(topology_path))[0]  # the gates that run, whatever validate now says of a key none reads\n",
+        "    topo = __import__('launcher.topology').topology.load_topology(str(topology_path))\n",
+        ("tests/test_topology_rule_added_since_up.py::"
+         "test_a_client_finds_the_gates_of_a_topology_holding_a_setting_nothing_reads",)),
+    Mutation(
+        "proof_refuses_a_home_over_a_setting_nothing_reads",
+        "a proof reads a running copy whose only problems name settings nothing that runs reads (mutated: it refuses "
+        "the home, exit 2, and checks nothing of the running system) - revdocs43",
+        "proofs/common.py",
+        "        self.topo: Topology = load_to_run(self.topology_path)[0]  # what runs, whatever validate says of a key none reads\n",
+        "        self.topo: Topology = __import__('launcher.topology').topology.load_topology(self.topology_path)\n",
+        ("tests/test_topology_rule_added_since_up.py::"
+         "test_a_proof_reads_a_running_copy_holding_a_setting_nothing_reads",)),
+    Mutation(
+        "external_sentinels_timings_stop_what_runs",
+        "the managed sentinel timings beside external sentinels are refused as settings nothing reads, which what runs "
+        "goes on without (mutated: refused like any problem, and every actor of a running copy written before the "
+        "rule stops at its next restart) - revdocs43",
+        "launcher/topology.py",
+        '                                              "have their own", unread=True)\n',
+        '                                              "have their own")\n',
+        ("tests/test_topology_rule_added_since_up.py::"
+         "test_each_setting_nothing_reads_is_refused_by_validate_and_returned_to_what_runs",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
