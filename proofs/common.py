@@ -23,7 +23,7 @@ import redis
 from supervisor.xmlrpc import Faults
 
 from actors.freshness import cluster_state_age_s
-from launcher import keys, proof_stops
+from launcher import keys, proof_stops, std_streams
 from launcher.keys import wrong_type
 from launcher.redis_conn import connect
 from launcher.client import GateClient, GateUnavailable, gate_endpoints
@@ -312,7 +312,28 @@ class Proof:
 
 def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv: list[str] | None = None,
               args: argparse.Namespace | None = None) -> int:
-    """Run body(proof, args), print the verdict and where the report is; 0 only if every check passed."""
+    """Run body(proof, args), print the verdict and where the report is; 0 only if every check passed and was printed.
+    A proof runs to its end whatever its output does (it starts again what it stopped, and writes its report): a
+    stdout that refuses its lines (`> /dev/full`) makes it 1, with a line on stderr giving the verdict and the
+    report; a reader gone (`| head -1`) makes it 141, as SIGPIPE does (opcli: the next line raised, and the
+    line about that raised again, a traceback with no report)."""
+    global LAST_REPORT
+    std_streams.prepare(keep_going=True)
+    LAST_REPORT = None
+    code = _run_proof(name, body, argv, args)
+    lost = std_streams.output_lost()
+    if lost is None:
+        return code
+    if isinstance(lost, BrokenPipeError):
+        return code or 128 + signal.SIGPIPE
+    ran = (f"the proof {'PASSED' if code == 0 else 'FAILED'}: report {LAST_REPORT[0]}.txt and .json"
+           if LAST_REPORT else f"the proof did not run (exit {code})")
+    print(f"clustergate proof: cannot write to standard output: {lost.strerror or lost}; {ran}", file=sys.stderr)
+    return code or 1
+
+
+def _run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv: list[str] | None,
+               args: argparse.Namespace | None) -> int:
     if args is None:
         parser = argparse.ArgumentParser(prog=f"proofs/{name.replace('-', '_')}.py")
         add_arguments(parser)
