@@ -830,10 +830,18 @@ class Supervisor:
 
     def running(self) -> bool:
         """True when supervisord answers and runs; False when nothing answers on the socket. Raises
-        SupervisorUnresponsive when a supervisord holds the socket but does not answer in time."""
+        SupervisorUnresponsive when a supervisord holds the socket but does not answer in time, and ForeignSupervisord
+        when the one answering is no clustergate home's: every command leaves it alone."""
         try:
-            return _Api(self, PROBE_TIMEOUT_S).getState()["statename"] == "RUNNING"
-        except SupervisorUnresponsive:
+            api = _Api(self, PROBE_TIMEOUT_S)
+            state, identifier = api.getState()["statename"], api.getIdentification()
+            if identifier != SUPERVISORD_IDENTIFIER:
+                raise ForeignSupervisord(
+                    f"the supervisord answering on {self.home.socket} is no clustergate home's (its identifier is "
+                    f"{printable(str(identifier), 80)!r}, not {SUPERVISORD_IDENTIFIER!r}; pid {api.getPID()}): it is "
+                    f"left alone; is --home {self.home.root} the home you meant?")
+            return state == "RUNNING"
+        except (SupervisorUnresponsive, ForeignSupervisord):
             raise
         except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException):
             return False
@@ -923,6 +931,15 @@ class LaunchError(Exception):
 
 class SupervisorUnresponsive(LaunchError):
     """supervisord holds its socket but misses the deadline of a call (stopped, or wedged)."""
+
+
+# The repo's supervisord.conf names every home's supervisord so (`up` writes it from that one).
+SUPERVISORD_IDENTIFIER = "clustergate"
+
+
+class ForeignSupervisord(LaunchError):
+    """The supervisord answering on a home's socket is no clustergate home's (`--home /` on a host whose own
+    supervisord listens on /run/supervisor.sock): `down` shut it down with its programs, `up` reloaded it (opcli)."""
 
 
 # --------------------------------------------------------------------------- leftovers
@@ -1872,6 +1889,9 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
         was_running = sup.running()
     except SupervisorUnresponsive as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    except ForeignSupervisord as exc:  # before anything is written: cmd_up removes what it made
+        print(f"FAILED: {exc}; nothing was changed", file=sys.stderr)
         return 1
     if not was_running:
         stray = leftovers(home, supervised=set())

@@ -31,7 +31,7 @@ from launcher.overview import first, labelled
 from launcher.schema import SchemaError
 from launcher.supervise import (REDIS_PROGRAM, Home, LaunchError, Supervisor, tell, home_from, redis_program_names,
                                 running_topology_path, scrape, signal_name, timeout_seconds, home_option)
-from launcher.topology import RESERVED_PROGRAM_PREFIX, Topology, load_topology
+from launcher.topology import RESERVED_PROGRAM_PREFIX, Topology, load_running_copy, load_topology
 
 # The last report run_proof wrote in this process, and its failed checks (deploy records them).
 LAST_REPORT: tuple[Path, list[Check]] | None = None
@@ -332,6 +332,38 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
     return code or 1
 
 
+def other_system(given: Path, home: Home) -> str | None:
+    """Why --topology FILE is not the system the home runs (None: it is, or the home runs none, or FILE spans hosts,
+    each with a home of its own): a gate endpoint or a metrics port of FILE's that the home's running copy does not
+    have (ports a host gives one system at a time). A proof acts through the home's supervisord and FILE's gates,
+    Redis and metrics: given another system's file, it mixed the two (opcli: PASSED in the home's report, its permit
+    issued by the other system).
+    Settings may differ, the Redis database too: a proof of the file about to be applied, or one the running system
+    does not match (tests/test_proofs.py breaks the system so)."""
+    if not home.topology.exists():
+        return None
+    try:
+        mine, running = load_topology(str(given)), load_running_copy(home.topology)[0]
+    except SchemaError:
+        return None  # said by the proof itself, naming the file
+    if mine.hosts:
+        return None
+
+    def places(topo: Topology) -> dict[str, str]:
+        where = {f"gate {g} at": str(s.bind or s.connect) for g in topo.actors_of_kind("gate")
+                 for s in [topo.actor(g).sockets["proposals"]]}
+        where.update({f"{n} metrics on port": str(topo.actor(n).metrics_port) for n in topo.actors})
+        return where
+
+    theirs = places(running)
+    for what, at in places(mine).items():
+        if theirs.get(what) != at:
+            held = f"the home's at {theirs[what]}" if what in theirs else "the home runs none"
+            return (f"{given} is not the system {home.root} runs (its {what} {at}, {held}): give {home.topology}, or "
+                    f"leave --topology out")
+    return None
+
+
 def _run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv: list[str] | None,
                args: argparse.Namespace | None) -> int:
     if args is None:
@@ -345,6 +377,10 @@ def _run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], arg
         print(f"FAIL  topology: {topology_path} does not exist (is the system of {home.root} up? "
               f"`clustergate up FILE --home {shlex.quote(str(home.root))}`)")
         return 1
+    other = other_system(topology_path, home) if getattr(args, "topology", None) else None
+    if other:
+        print(f"FAIL  topology: {other}")
+        return 2
     try:
         held = proof_stops.hold(home.run, name)  # one proof at a time on a home
     except proof_stops.ProofRunning as exc:

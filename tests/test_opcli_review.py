@@ -161,3 +161,87 @@ def test_propose_with_a_server_key_and_no_client_key_is_refused_not_sent_in_plai
                               "without it the proposal would go in plain text, the gate's key unchecked\n"), refused.stderr
     sent = clustergate(*args)
     assert sent.returncode == 0 and '"replayed": false' in sent.stdout, sent.stdout + sent.stderr  # the first was not
+
+
+def test_a_proof_given_the_topology_of_another_system_than_its_home_runs_is_refused_before_it_proposes(
+        demo_home: Path, tmp_path: Path) -> None:
+    # `proof readiness --home HOME --topology FILE` of another system (FILE given by mistake, or the next system's
+    # file) read HOME's supervisord and FILE's gate, Redis and metrics: against two running systems it said PASSED in
+    # HOME's report, its FULL_CLOSE_PROPOSED permit issued by the other system; a fallback proof stops HOME's
+    # cluster side and watches the other's gate.
+    other = write_topology(tmp_path / "other.yaml", retarget(demo_topology_data()))
+    reports = sorted((demo_home / "run" / "proofs").glob("*.json"))
+    proof = clustergate("proof", "readiness", "--home", str(demo_home), "--topology", str(other))
+    assert proof.returncode == 2 and "Traceback" not in proof.stderr, proof.stdout + proof.stderr
+    lines = proof.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"FAIL  topology: {other} is not the system {demo_home} runs (its "
+                                                   f"gate gate at tcp://127.0.0.1:"), proof.stdout
+    assert lines[0].endswith(f"): give {demo_home / 'run' / 'topology.yaml'}, or leave --topology out"), lines[0]
+    assert sorted((demo_home / "run" / "proofs").glob("*.json")) == reports
+    same = clustergate("proof", "readiness", "--home", str(demo_home), "--topology", str(demo_home.parent / "demo.yaml"))
+    assert same.returncode == 0, same.stdout + same.stderr  # the file it was started from is that system
+
+
+def test_deploy_history_skips_and_counts_records_no_deploy_wrote_instead_of_a_traceback(tmp_path: Path) -> None:
+    # A line cut short by a crash was skipped; one that is JSON but no record (a hand edit, `5`, `{}`) or bytes that
+    # are not UTF-8 (a disk's damage) ended `deploy --history` in a KeyError, AttributeError or UnicodeDecodeError
+    # traceback: the history an operator reads after a failed deploy, unreadable whole for one bad line.
+    records = tmp_path / "home" / "run" / "deploys" / "deploys.jsonl"
+    records.parent.mkdir(parents=True)
+    good = {"id": "20261207T080000Z-1", "pid": 1, "started": 1796630400, "file": "/desk/next.yaml", "topology": "desk",
+            "hosts": ["ops"], "before": {"ops": None}, "after": {"ops": "desk"}, "proofs": [], "outcome": "applied",
+            "host_states": {"ops": "proved"}, "duration_s": 12.5}
+    import json
+    records.write_bytes(b'{"id": "x"}\n5\n\xff\xfe\n{"id": "cut' + b"\n" + json.dumps(good).encode() + b"\n")
+    listed = clustergate("deploy", "--history", "--home", str(tmp_path / "home"))
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stdout + listed.stderr
+    assert listed.stdout.splitlines()[1:] == ["2026-12-07T08:00:00Z applied      12.5     ops       (nothing)         desk"
+                                              "              /desk/next.yaml  [proved]"], listed.stdout
+    assert listed.stderr == (f"clustergate deploy: 4 lines of {records} are no deploy record (cut short by a crash, or "
+                             f"not written by a deploy): not listed\n"), listed.stderr
+    as_json = clustergate("deploy", "--history", "--json", "--home", str(tmp_path / "home"))
+    assert as_json.returncode == 0 and [r["id"] for r in json.loads(as_json.stdout)] == [good["id"]], as_json.stdout
+
+
+def test_a_supervisord_of_no_clustergate_home_answering_on_the_homes_socket_is_left_alone(tmp_path: Path) -> None:
+    # `--home /` (a `--home "$DIR/"` of an unset DIR) on a Debian host: /run/supervisor.sock is the machine's own
+    # supervisord's. `down` stopped every one of its programs and shut it down; `up` told it to reload and add
+    # programs, waited 60 s for programs it never had, exit 1; `status` listed its programs as the home's.
+    import sys
+
+    home = tmp_path / "home"
+    (home / "run").mkdir(parents=True)
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "supervisord.conf").write_text(
+        f"[supervisord]\npidfile={etc}/sd.pid\nlogfile={etc}/sd.log\n"
+        f"[unix_http_server]\nfile={home}/run/supervisor.sock\n"
+        "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n"
+        "[program:precious]\ncommand=sleep 3600\nstartsecs=0\n")
+    supervisord = subprocess.Popen([str(Path(sys.executable).parent / "supervisord"), "-n", "-c",
+                                    str(etc / "supervisord.conf")])
+    try:
+        from launcher.supervise import Home, _Api
+        api = lambda: _Api(type("S", (), {"home": Home(home)})(), 5.0)  # noqa: E731 (the foreign supervisord's API)
+
+        def precious() -> str | None:
+            try:
+                return api().getProcessInfo("precious")["statename"]
+            except Exception:
+                return None
+
+        wait_for(lambda: precious() == "RUNNING", 30, "the foreign supervisord's program RUNNING")
+        refusal = (f"the supervisord answering on {home / 'run' / 'supervisor.sock'} is no clustergate home's (its "
+                   f"identifier is 'supervisor', not 'clustergate'; pid {supervisord.pid}): it is left alone; is --home "
+                   f"{home} the home you meant?")
+        topology = write_topology(tmp_path / "t.yaml", retarget(demo_topology_data()))
+        for args in (["down"], ["status"], ["up", str(topology), "--timeout", "20"]):
+            result = clustergate(*args, "--home", str(home))
+            assert result.returncode == 1 and refusal in result.stdout + result.stderr, (args, result.stdout,
+                                                                                           result.stderr)
+            assert "precious" not in result.stdout, (args, result.stdout)
+            assert precious() == "RUNNING" and supervisord.poll() is None, args
+        assert not (home / "supervisord.conf").exists()
+    finally:
+        supervisord.terminate()
+        supervisord.wait(30)

@@ -10333,6 +10333,34 @@ MUTATIONS: list[Mutation] = [
         "        if overrides:  # was sent in plain text",
         "        if False:  # was sent in plain text",
         ("tests/test_opcli_review.py::test_propose_with_a_server_key_and_no_client_key_is_refused_not_sent_in_plain_text",)),
+    Mutation(
+        "a_proof_mixes_its_homes_supervisord_with_another_systems_topology",
+        "a proof given --topology of another system than its --home runs (other gate endpoints or metrics ports) is "
+        "refused, exit 2, before it proposes: unchecked, it read one system's supervisord and the other's gate - opcli",
+        "proofs/common.py",
+        "    other = other_system(topology_path, home) if getattr(args, \"topology\", None) else None\n",
+        "    other = None\n",
+        ("tests/test_opcli_review.py::"
+         "test_a_proof_given_the_topology_of_another_system_than_its_home_runs_is_refused_before_it_proposes",)),
+    Mutation(
+        "deploy_history_lists_a_line_no_deploy_wrote",
+        "`deploy --history` skips and counts, on stderr, the lines of deploys.jsonl that are no deploy record: taken "
+        "as records, a hand-edited or damaged line ended the listing in a traceback - opcli",
+        "launcher/deploy.py",
+        "        if not (isinstance(record, dict) and all(isinstance(record.get(k), t) for k, t in RECORD_FIELDS.items())):\n",
+        "        if record is None:\n",
+        ("tests/test_opcli_review.py::"
+         "test_deploy_history_skips_and_counts_records_no_deploy_wrote_instead_of_a_traceback",)),
+    Mutation(
+        "a_supervisord_of_no_clustergate_home_on_the_homes_socket_is_taken_for_the_homes",
+        "a supervisord answering on the home's socket whose identifier is not clustergate (the machine's own, `--home "
+        "/` on Debian) is left alone by down, up and status: taken for the home's, `down` shut it down with its "
+        "programs - opcli",
+        "launcher/supervise.py",
+        "            if identifier != SUPERVISORD_IDENTIFIER:\n",
+        "            if False:\n",
+        ("tests/test_opcli_review.py::"
+         "test_a_supervisord_of_no_clustergate_home_answering_on_the_homes_socket_is_left_alone",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
