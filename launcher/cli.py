@@ -16,6 +16,7 @@ from typing import Any
 
 from launcher.own_code import module_command, own_env
 from launcher.schema import SchemaError
+from launcher.std_streams import OutputRefused, discard_stdout, prepare
 from launcher.topology import dump_schema, load_topology
 
 # Modules that add subcommands, with the commands each adds: each exposes register(subparsers) and sets func on its
@@ -177,6 +178,7 @@ def _interrupt_may_be_the_terminals() -> bool:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        prepare()  # `>&-`: an `up` that started everything ended in a traceback, exit 1, on its last flush
         from launcher.supervise import LaunchError
     except KeyboardInterrupt:  # Ctrl-C while the launcher still loads: nothing read or changed yet
         sys.exit(130)
@@ -190,6 +192,10 @@ def main(argv: list[str] | None = None) -> None:
         code = 1
     except KeyboardInterrupt:
         code = 130
+    except OutputRefused as exc:  # `> /dev/full`, a full disk: the answer is lost, say so instead of a traceback
+        discard_stdout()
+        print(f"clustergate {argv[0]}: cannot write to standard output: {exc.strerror}", file=sys.stderr)
+        code = 1
     except BrokenPipeError:
         # The reader went away (`clustergate status | head -1`): stop quietly, as a Unix tool does on
         # SIGPIPE, and keep the interpreter's final flush from printing a traceback.

@@ -578,6 +578,10 @@ def gate_curve(topology_path: str | Path, client_key: str | None,
                          f"give one per gate, in this order, or none to use each gate's keypair")
     sock_curve = topo.actor(gates[0]).sockets["proposals"].curve
     if sock_curve is None and client_key is None:
+        if overrides:  # was sent in plain text, the gate's key ignored without a word (opcli)
+            raise ValueError("--server-key is given without --client-key: a CurveZMQ call needs this client's "
+                             "certificate too (--client-key NAME, or a path to NAME.key_secret); without it the "
+                             "proposal would go in plain text, the gate's key unchecked")
         return None
     if client_key is None:
         raise ValueError(f"the gate's proposals socket uses CurveZMQ: pass a client key the gate allows "

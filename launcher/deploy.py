@@ -298,29 +298,43 @@ def _running_pid(home: Home) -> int | None:
         os.close(fd)
 
 
-def read_history(home: Home) -> list[dict[str, Any]]:
-    """One record per deploy (its last line). A record still "running" whose deploy no longer holds
-    the lock was killed part-way: it is listed as "interrupted", with each host's last step."""
+# The fields `deploy --history` lists, each of the type a deploy writes: a line without them is no record of one.
+RECORD_FIELDS = {"started": (int, float), "hosts": list, "outcome": str, "before": dict, "after": dict, "file": str}
+
+
+def read_history(home: Home) -> tuple[list[dict[str, Any]], int]:
+    """One record per deploy (its last line), and how many lines are no record: cut short by a crash, or JSON no
+    deploy wrote (a hand edit, a disk's damage: each ended the listing in a traceback, opcli). A record still
+    "running" whose deploy no longer holds the lock was killed part-way: it is listed as "interrupted", with each
+    host's last step."""
     path = deploys_dir(home) / RECORDS
     if not path.exists():
-        return []
+        return [], 0
     by_id: dict[str, dict[str, Any]] = {}
-    for n, line in enumerate(path.read_text().splitlines()):
+    skipped = 0
+    for n, line in enumerate(path.read_bytes().decode(errors="replace").splitlines()):
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
-            continue  # a line cut short by a crash is skipped, not fatal
-        by_id[record.get("id") or f"line-{n}"] = record
+            record = None
+        if not (isinstance(record, dict) and all(isinstance(record.get(k), t) for k, t in RECORD_FIELDS.items())):
+            skipped += 1
+            continue
+        by_id[str(record.get("id") or f"line-{n}")] = record
     running = _running_pid(home)
     for record in by_id.values():
         if record.get("outcome") == "running" and record.get("pid") != running:
             record["outcome"] = "interrupted"
-    return list(by_id.values())
+    return list(by_id.values()), skipped
 
 
 def cmd_history(args: argparse.Namespace) -> int:
     home = home_from(args)
-    records = read_history(home)
+    records, skipped = read_history(home)
+    if skipped:
+        print(f"clustergate deploy: {skipped} line{'s' * (skipped != 1)} of {deploys_dir(home) / RECORDS} "
+              f"{'are' if skipped != 1 else 'is'} no deploy record (cut short by a crash, or not written by a deploy): "
+              f"not listed", file=sys.stderr)
     if args.json:
         print(json.dumps(records, indent=2))
         return 0

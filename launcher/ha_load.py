@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import select
@@ -41,7 +42,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -760,6 +761,41 @@ def _force_failover(topology: str, to: str | None, timeout_s: float, phases: dic
                     left.append(f"{server} ({type(exc).__name__})")
 
 
+def _more_than_0(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type: a finite number of `kind` above 0, else exit 2 naming the option (`--rate 0` was a
+    ZeroDivisionError traceback)."""
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"must be a number above 0, got {text!r}")
+        return value
+    return parse
+
+
+def topology_problem(args: argparse.Namespace) -> str | None:
+    """Why the command cannot act on its topology, in one line per problem (None: it can), before anything is sent:
+    a file that does not validate, `failover` or `redis` of a store without Sentinel, `answers` of a gate the topology
+    does not have (each was a traceback: SchemaError, AssertionError, ValueError)."""
+    if not hasattr(args, "topology"):
+        return None
+    from launcher.schema import SchemaError
+    from launcher.topology import load_topology
+    try:
+        topo = load_topology(args.topology)
+    except SchemaError as exc:
+        return "\n".join(problem.render(args.topology) for problem in exc.problems)
+    if args.cmd in ("failover", "redis") and topo.redis.sentinel is None:
+        return (f"{args.topology}: redis: no sentinel: section: `{args.cmd}` acts on a Sentinel-managed store "
+                f"(configs/ha.yaml)")
+    gates = topo.actors_of_kind("gate")
+    if args.cmd == "answers" and args.gate not in gates:
+        return f"{args.topology}: no gate named {args.gate!r}; its gates: {', '.join(gates) or 'none'}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m launcher.ha_load")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -767,10 +803,10 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("topology")
     load.add_argument("--key", default="desk", help="the clients' CurveZMQ key (a name in the topology's keys_dir)")
     load.add_argument("--out", required=True)
-    load.add_argument("--clients", type=int, default=4)
-    load.add_argument("--rate", type=float, default=200.0, help="proposals per second, all clients together")
-    load.add_argument("--max-s", type=float, default=120.0)
-    load.add_argument("--timeout-ms", type=int, default=500)
+    load.add_argument("--clients", type=_more_than_0(int), default=4)
+    load.add_argument("--rate", type=_more_than_0(float), default=200.0, help="proposals per second, all clients together")
+    load.add_argument("--max-s", type=_more_than_0(float), default=120.0)
+    load.add_argument("--timeout-ms", type=_more_than_0(int), default=500)
     load.add_argument("--retries", type=int, default=1)
     load.add_argument("--prefix", default=None)
     aud = sub.add_parser("audit")
@@ -779,23 +815,27 @@ def main(argv: list[str] | None = None) -> int:
     aud.add_argument("--calls", required=True)
     aud.add_argument("--prefix", required=True)
     aud.add_argument("--resubmit", type=int, default=300)
-    aud.add_argument("--timeout-ms", type=int, default=1000)
-    aud.add_argument("--clients", type=int, default=8, help="clients resubmitting at once, one call at a time each")
+    aud.add_argument("--timeout-ms", type=_more_than_0(int), default=1000)
+    aud.add_argument("--clients", type=_more_than_0(int), default=8, help="clients resubmitting at once, one call at a time each")
     ans = sub.add_parser("answers")
     ans.add_argument("topology")
     ans.add_argument("gate")
     ans.add_argument("--key", default="desk")
-    ans.add_argument("--timeout-s", type=float, default=30.0)
+    ans.add_argument("--timeout-s", type=_more_than_0(float), default=30.0)
     silent = sub.add_parser("silent")
     silent.add_argument("endpoint")
-    silent.add_argument("--timeout-ms", type=int, default=500)
-    silent.add_argument("--count", type=int, default=20)
+    silent.add_argument("--timeout-ms", type=_more_than_0(int), default=500)
+    silent.add_argument("--count", type=_more_than_0(int), default=20)
     state = sub.add_parser("redis")
     state.add_argument("topology")
     fail = sub.add_parser("failover")
     fail.add_argument("topology")
     fail.add_argument("--to", default=None, help="HOST:PORT of the replica to promote (a host name of the topology's hosts: or an address)")
     args = parser.parse_args(argv)
+    problem = topology_problem(args)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     if args.cmd == "failover":
         phases: dict[str, float] = {}
         answer = force_failover(args.topology, args.to, phases=phases)

@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -34,8 +35,9 @@ from typing import Any
 from launcher.monitoring import positive_seconds, render_prometheus_config, scrape_target
 from launcher.ports import port_free, port_outside_ephemeral_range
 from launcher.schema import SchemaError
-from launcher.supervise import (PARENT_DEATH_SHIM, REPO, Home, LaunchError, Supervisor, _command, _conf_value,
-                                home_from, home_option, home_processes, last_log_line, stop_processes, tail, write_files)
+from launcher.supervise import (PARENT_DEATH_SHIM, REPO, DeferredInterrupt, Home, LaunchError, Supervisor, _command,
+                                _conf_value, as_typed, home_from, home_option, home_processes, last_log_line,
+                                signal_name, stop_processes, tail, write_files)
 from launcher.topology import Topology, load_running_copy
 
 MONITOR_PROGRAM = "prometheus"
@@ -279,13 +281,30 @@ def _monitor_up(args: argparse.Namespace, home: Home) -> int:
     config = render_prometheus_config(topo, scrape_interval_s=args.scrape_interval,
                                       rule_files=(str(rules_path(home)),))
     url = f"http://127.0.0.1:{port}"
-    _remove_group(sup)  # a new config, rules or port: restart
-    write_files({config_path(home): (config, 0o644), rules_path(home): (rules_text, 0o644),
-                 state_path(home): (json.dumps({"port": port, "url": url, "rules": str(rules.resolve()),
-                                                "scrape_interval_s": args.scrape_interval}) + "\n", 0o644),
-                 programs_path(home): (render_program(home, binary, port), 0o644)})
-    sup.api.reloadConfig()
-    sup.api.addProcessGroup(MONITOR_PROGRAM)
+    with DeferredInterrupt() as interrupt:  # the old server stopped, the new one not yet added: finish the switch
+        _remove_group(sup)  # a new config, rules or port: restart
+        write_files({config_path(home): (config, 0o644), rules_path(home): (rules_text, 0o644),
+                     state_path(home): (json.dumps({"port": port, "url": url, "rules": str(rules.resolve()),
+                                                    "scrape_interval_s": args.scrape_interval}) + "\n", 0o644),
+                     programs_path(home): (render_program(home, binary, port), 0o644)})
+        sup.api.reloadConfig()
+        sup.api.addProcessGroup(MONITOR_PROGRAM)
+    # Interrupted from here on, it said nothing, exit 130, and the Prometheus it started ran on (opcli).
+    started = (f"prometheus was started on {url}; `{as_typed()} monitor status --home {shlex.quote(str(home.root))}` "
+               f"shows when it is ready, `{as_typed()} monitor down --home {shlex.quote(str(home.root))}` stops it")
+    if interrupt.signum:
+        print(f"interrupted ({signal_name(interrupt.signum)}): {started}", file=sys.stderr)
+        return 128 + interrupt.signum
+    try:
+        return _wait_ready(args, home, sup, topo, rules, url)
+    except KeyboardInterrupt:
+        print(f"interrupted (SIGINT): {started}", file=sys.stderr)
+        return 130
+
+
+def _wait_ready(args: argparse.Namespace, home: Home, sup: Supervisor, topo: Topology, rules: Path, url: str) -> int:
+    """Wait for the Prometheus just started at url: ready, every target scraped once and the rules evaluated, within
+    --timeout; 0 once ready (saying what is not yet), 1 when it never was."""
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         if server_ready(url):

@@ -22,6 +22,7 @@ from launcher.keys import wrong_type
 from launcher.number_args import finite_number, takes_negative_numbers
 from launcher.overview import shown_age
 from launcher.redis_conn import connect
+from launcher.redis_url import password_not_text
 from launcher.schema import SchemaError
 from launcher.topology import Topology, load_to_run, symbol_name_ok
 
@@ -220,6 +221,9 @@ def run(args: argparse.Namespace) -> int:
     except SchemaError as exc:
         for problem in exc.problems:
             print(problem.render(str(path)), file=sys.stderr)
+        return 2
+    if not_text := password_not_text(topo.redis.password, topo.redis.password_env):
+        print(f"clustergate positions: {not_text}", file=sys.stderr)
         return 2
     client = connect(topo.redis, decode_responses=False)  # a snapshot's values may hold any bytes
     try:

@@ -18,6 +18,18 @@ from urllib.parse import parse_qs, unquote, urlsplit
 DEFAULT_PORT = 6379
 
 
+def password_not_text(password: str | None, env: str | None) -> str | None:
+    """Why no client can send `password`, read from the environment variable `env`, to Redis (None: it can): bytes
+    that are not UTF-8, which arrive from the environment as surrogates that neither client encodes (a
+    UnicodeEncodeError traceback of `status` and `positions`). Never includes the password."""
+    try:
+        (password or "").encode()
+    except UnicodeEncodeError:
+        return (f"{'$' + env if env else 'the Redis password'} is not valid UTF-8 (Redis's config file and its clients "
+                f"need text): choose a password of UTF-8 text")
+    return None
+
+
 class RedisUrlError(ValueError):
     """What is wrong with a Redis URL; the message never contains the URL's password."""
 

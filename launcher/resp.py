@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 import hiredis
 from hiredis import pack_command as _pack_command
 
-from launcher.redis_url import parse_redis_url
+from launcher.redis_url import parse_redis_url, password_not_text
 from launcher.sentinel import NoPrimary, SentinelWatch, discover_primary, is_readonly
 
 Command = Sequence[Any]
@@ -233,6 +233,10 @@ class RespClient:
         self._sock = sock
         self._reader = (hiredis.Reader(replyError=ReplyError, encoding="utf-8", errors="replace") if self.decode
                         else hiredis.Reader(replyError=ReplyError))
+        not_text = password_not_text(self.password, self.password_env)
+        if not_text:
+            self.close()
+            raise HandshakeRefused(f"handshake not sent: {not_text}")
         handshake: list[Command] = []
         if self.username:  # (a `nopass` user has none: AUTH with an empty one, as redis-py does, not as `default`)
             handshake.append(("AUTH", self.username, self.password or ""))

@@ -35,6 +35,7 @@ from launcher import proof_stops
 from launcher.endpoints import MAX_IPC_PATH_BYTES, endpoint_problem_now, holder_pids, split_tcp, tcp_binds_clash
 from launcher.exits import Exits, as_json, describe, process_environ, unexpected_exits
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
+from launcher.redis_url import password_not_text
 from launcher.schema import SchemaError, load_yaml_with_lines
 from launcher.terminal_text import HOLDER_MAX_CHARS, printable
 from launcher.topology import (EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, ClustersConfig, PermitIssuerSettings, RedisConfig,
@@ -532,6 +533,12 @@ def home_path_problem(home: Home) -> str | None:
     if size > MAX_IPC_PATH_BYTES:
         return (f"the home's supervisord socket {home.socket} is {size} bytes; a Unix socket path holds at most "
                 f"{MAX_IPC_PATH_BYTES} bytes: choose a shorter home path")
+    # `up FILE --home FILE`, a slip: was `FAILED: [Errno 20] Not a directory: 'FILE/run'`, exit 1 (opcli)
+    found = next((p for p in (home.root, *home.root.parents) if os.path.lexists(p)), None)
+    if found is not None and not found.is_dir():
+        kind = "a file" if found.is_file() else "a broken symlink" if found.is_symlink() else "not a directory"
+        return (f"the home {home.root}: {found} is {kind}{'' if kind.startswith('not') else ', not a directory'}: "
+                f"--home names the directory of supervisord.conf and run/")
     return None
 
 
@@ -615,9 +622,8 @@ def password_problem(topo: Topology, home: Home, running: bool) -> str | None:
         return (f"${var} holds a space or a quote, which Redis Sentinel writes unquoted when it rewrites "
                 f"sentinel.conf (`sentinel auth-pass`, at its first start): the sentinel would refuse its own config "
                 f"at its next start, printing the password to its log; choose a password without spaces and quotes")
-    if password is not None and not _utf8(password):
-        return (f"${var} is not valid UTF-8 (Redis's config file and its clients need text): choose a password "
-                f"of UTF-8 text")
+    if not_text := password_not_text(password, var):
+        return not_text
     if password is not None and len(password.encode()) > MAX_REDIS_PASSWORD_BYTES:
         return (f"${var} is {len(password.encode())} bytes; Redis refuses an AUTH argument over "
                 f"{MAX_REDIS_PASSWORD_BYTES} bytes from a client that is not yet signed in, so no client could "
@@ -657,14 +663,6 @@ def password_differs_from_running(topo: Topology, home: Home) -> bool:
         return False
     var = topo.redis.password_env
     return (environ.get(var.encode()) or None) != (os.environb.get(var.encode()) or None)
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:  # bytes that are not UTF-8 arrive from the environment as surrogates
-        return False
-    return True
 
 
 def _asks_for_password(topo: Topology) -> bool:
@@ -832,10 +830,18 @@ class Supervisor:
 
     def running(self) -> bool:
         """True when supervisord answers and runs; False when nothing answers on the socket. Raises
-        SupervisorUnresponsive when a supervisord holds the socket but does not answer in time."""
+        SupervisorUnresponsive when a supervisord holds the socket but does not answer in time, and ForeignSupervisord
+        when the one answering is no clustergate home's: every command leaves it alone."""
         try:
-            return _Api(self, PROBE_TIMEOUT_S).getState()["statename"] == "RUNNING"
-        except SupervisorUnresponsive:
+            api = _Api(self, PROBE_TIMEOUT_S)
+            state, identifier = api.getState()["statename"], api.getIdentification()
+            if identifier != SUPERVISORD_IDENTIFIER:
+                raise ForeignSupervisord(
+                    f"the supervisord answering on {self.home.socket} is no clustergate home's (its identifier is "
+                    f"{printable(str(identifier), 80)!r}, not {SUPERVISORD_IDENTIFIER!r}; pid {api.getPID()}): it is "
+                    f"left alone; is --home {self.home.root} the home you meant?")
+            return state == "RUNNING"
+        except (SupervisorUnresponsive, ForeignSupervisord):
             raise
         except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException):
             return False
@@ -925,6 +931,15 @@ class LaunchError(Exception):
 
 class SupervisorUnresponsive(LaunchError):
     """supervisord holds its socket but misses the deadline of a call (stopped, or wedged)."""
+
+
+# The repo's supervisord.conf names every home's supervisord so (`up` writes it from that one).
+SUPERVISORD_IDENTIFIER = "clustergate"
+
+
+class ForeignSupervisord(LaunchError):
+    """The supervisord answering on a home's socket is no clustergate home's (`--home /` on a host whose own
+    supervisord listens on /run/supervisor.sock): `down` shut it down with its programs, `up` reloaded it (opcli)."""
 
 
 # --------------------------------------------------------------------------- leftovers
@@ -1875,6 +1890,9 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
     except SupervisorUnresponsive as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
+    except ForeignSupervisord as exc:  # before anything is written: cmd_up removes what it made
+        print(f"FAILED: {exc}; nothing was changed", file=sys.stderr)
+        return 1
     if not was_running:
         stray = leftovers(home, supervised=set())
         if stray:
@@ -2316,8 +2334,9 @@ def _read_holder(path: Path) -> str:
         pid, _, what = path.read_text().strip().partition(" ")
     except OSError:
         pid, what = "", ""
-    what = what if what in ("up", "down") else "another command"
-    return f"`clustergate {what}`" + (f" (pid {pid})" if pid.isdigit() else "")
+    # Unnamed: taken a moment ago, its holder not yet written (it said `clustergate another command`, opcli).
+    holder = f"`clustergate {what}`" if what in ("up", "down") else "another `clustergate` command"
+    return holder + (f" (pid {pid})" if pid.isdigit() else "")
 
 
 def _stopped_note(holder: str) -> str:

@@ -23,7 +23,7 @@ import redis
 from supervisor.xmlrpc import Faults
 
 from actors.freshness import cluster_state_age_s
-from launcher import keys, proof_stops
+from launcher import keys, proof_stops, std_streams
 from launcher.keys import wrong_type
 from launcher.redis_conn import connect
 from launcher.client import GateClient, GateUnavailable, gate_endpoints
@@ -31,7 +31,7 @@ from launcher.overview import first, labelled
 from launcher.schema import SchemaError
 from launcher.supervise import (REDIS_PROGRAM, Home, LaunchError, Supervisor, tell, home_from, redis_program_names,
                                 running_topology_path, scrape, signal_name, timeout_seconds, home_option)
-from launcher.topology import RESERVED_PROGRAM_PREFIX, Topology, load_to_run
+from launcher.topology import RESERVED_PROGRAM_PREFIX, Topology, load_running_copy, load_to_run
 
 # The last report run_proof wrote in this process, and its failed checks (deploy records them).
 LAST_REPORT: tuple[Path, list[Check]] | None = None
@@ -312,7 +312,60 @@ class Proof:
 
 def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv: list[str] | None = None,
               args: argparse.Namespace | None = None) -> int:
-    """Run body(proof, args), print the verdict and where the report is; 0 only if every check passed."""
+    """Run body(proof, args), print the verdict and where the report is; 0 only if every check passed and was printed.
+    A proof runs to its end whatever its output does (it starts again what it stopped, and writes its report): a
+    stdout that refuses its lines (`> /dev/full`) makes it 1, with a line on stderr giving the verdict and the
+    report; a reader gone (`| head -1`) makes it 141, as SIGPIPE does (opcli: the next line raised, and the
+    line about that raised again, a traceback with no report)."""
+    global LAST_REPORT
+    std_streams.prepare(keep_going=True)
+    LAST_REPORT = None
+    code = _run_proof(name, body, argv, args)
+    lost = std_streams.output_lost()
+    if lost is None:
+        return code
+    if isinstance(lost, BrokenPipeError):
+        return code or 128 + signal.SIGPIPE
+    ran = (f"the proof {'PASSED' if code == 0 else 'FAILED'}: report {LAST_REPORT[0]}.txt and .json"
+           if LAST_REPORT else f"the proof did not run (exit {code})")
+    print(f"clustergate proof: cannot write to standard output: {lost.strerror or lost}; {ran}", file=sys.stderr)
+    return code or 1
+
+
+def other_system(given: Path, home: Home) -> str | None:
+    """Why --topology FILE is not the system the home runs (None: it is, or the home runs none, or FILE spans hosts,
+    each with a home of its own): a gate endpoint or a metrics port of FILE's that the home's running copy does not
+    have (ports a host gives one system at a time). A proof acts through the home's supervisord and FILE's gates,
+    Redis and metrics: given another system's file, it mixed the two (opcli: PASSED in the home's report, its permit
+    issued by the other system).
+    Settings may differ, the Redis database too: a proof of the file about to be applied, or one the running system
+    does not match (tests/test_proofs.py breaks the system so)."""
+    if not home.topology.exists():
+        return None
+    try:
+        mine, running = load_to_run(str(given))[0], load_running_copy(home.topology)[0]
+    except SchemaError:
+        return None  # said by the proof itself, naming the file
+    if mine.hosts:
+        return None
+
+    def places(topo: Topology) -> dict[str, str]:
+        where = {f"gate {g} at": str(s.bind or s.connect) for g in topo.actors_of_kind("gate")
+                 for s in [topo.actor(g).sockets["proposals"]]}
+        where.update({f"{n} metrics on port": str(topo.actor(n).metrics_port) for n in topo.actors})
+        return where
+
+    theirs = places(running)
+    for what, at in places(mine).items():
+        if theirs.get(what) != at:
+            held = f"the home's at {theirs[what]}" if what in theirs else "the home runs none"
+            return (f"{given} is not the system {home.root} runs (its {what} {at}, {held}): give {home.topology}, or "
+                    f"leave --topology out")
+    return None
+
+
+def _run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv: list[str] | None,
+               args: argparse.Namespace | None) -> int:
     if args is None:
         parser = argparse.ArgumentParser(prog=f"proofs/{name.replace('-', '_')}.py")
         add_arguments(parser)
@@ -324,6 +377,10 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
         print(f"FAIL  topology: {topology_path} does not exist (is the system of {home.root} up? "
               f"`clustergate up FILE --home {shlex.quote(str(home.root))}`)")
         return 1
+    other = other_system(topology_path, home) if getattr(args, "topology", None) else None
+    if other:
+        print(f"FAIL  topology: {other}")
+        return 2
     try:
         held = proof_stops.hold(home.run, name)  # one proof at a time on a home
     except proof_stops.ProofRunning as exc:

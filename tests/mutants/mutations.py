@@ -10417,6 +10417,127 @@ MUTATIONS: list[Mutation] = [
         '                                              "have their own")\n',
         ("tests/test_topology_rule_added_since_up.py::"
          "test_each_setting_nothing_reads_is_refused_by_validate_and_returned_to_what_runs",)),
+    Mutation(
+        "a_closed_stdout_is_left_closed",
+        "a standard stream the shell closed (`>&-`) is /dev/null to the command: left closed, an `up` that started "
+        "everything ended in a traceback, exit 1, and a decided proposal exited 1 - opcli",
+        "launcher/std_streams.py",
+        "            os.fstat(fd)\n            continue\n",
+        "            continue\n",
+        ("tests/test_cli_output_review.py::test_an_up_with_stdout_closed_starts_the_system_and_exits_0_without_a_traceback",
+         "tests/test_cli_output_review.py::test_status_and_propose_with_stdout_closed_exit_with_their_own_codes")),
+    Mutation(
+        "the_devnull_on_a_closed_stdout_is_closed_on_exec",
+        "the /dev/null opened on a closed stdout is inherited by what the command starts: closed on exec (os.open's "
+        "default), `clustergate backtest --help >&-` printed its help on stderr - opcli",
+        "launcher/std_streams.py",
+        "        os.set_inheritable(fd, True)",
+        "        pass",
+        ("tests/test_cli_output_review.py::test_status_and_propose_with_stdout_closed_exit_with_their_own_codes",)),
+    Mutation(
+        "a_refused_stdout_is_a_traceback",
+        "a write stdout refuses (`> /dev/full`) is said in one line, exit 1: raised as it came, it was an OSError "
+        "traceback of status, validate, render, schema, positions, prometheus-config, deploy --history - opcli",
+        "launcher/std_streams.py",
+        "                raise OutputRefused(exc.errno, exc.strerror) from exc\n",
+        "                raise\n",
+        ("tests/test_cli_output_review.py::test_commands_whose_stdout_refuses_their_lines_say_so_in_one_line_and_exit_1",)),
+    Mutation(
+        "a_proof_stops_at_its_first_refused_line",
+        "a proof whose stdout refuses its lines or whose reader went away runs to its end and writes its report, "
+        "exit 1 with the verdict on stderr or 141: stopped at the refused line, it left a traceback and no report - opcli",
+        "proofs/common.py",
+        "    std_streams.prepare(keep_going=True)\n",
+        "    std_streams.prepare(keep_going=False)\n",
+        ("tests/test_cli_output_review.py::test_a_proof_whose_reader_goes_away_runs_to_the_end_writes_its_report_and_exits_as_on_sigpipe",
+         "tests/test_cli_output_review.py::test_a_proof_whose_stdout_refuses_its_lines_says_where_its_report_is_and_exits_1")),
+    Mutation(
+        "an_up_into_a_home_that_is_a_file_fails_as_an_operation",
+        "`up --home` naming a file, or a path under one, is refused as bad input (exit 2) naming that file: "
+        "unchecked, it was `FAILED: [Errno 20] Not a directory: 'FILE/run'`, exit 1 - opcli",
+        "launcher/supervise.py",
+        "    if found is not None and not found.is_dir():\n",
+        "    if False:\n",
+        ("tests/test_opcli_review.py::"
+         "test_an_up_whose_home_is_a_file_or_under_one_is_refused_as_bad_input_naming_that_file",)),
+    Mutation(
+        "a_change_lock_holder_not_yet_named_is_clustergate_another_command",
+        "a change lock taken by a command that has not yet written its name is `another `clustergate` command`, not "
+        "`clustergate another command`, a command that does not exist - opcli",
+        "launcher/supervise.py",
+        "else \"another `clustergate` command\"\n",
+        "else \"`clustergate another command`\"\n",
+        ("tests/test_opcli_review.py::"
+         "test_a_command_waiting_for_a_change_lock_whose_holder_has_not_named_itself_yet_says_another_command",)),
+    Mutation(
+        "ha_load_acts_on_a_topology_it_cannot_act_on",
+        "`python -m launcher.ha_load failover|redis|answers` refuses, exit 2 in one line, a topology that does not "
+        "validate, a store without Sentinel or a gate it does not have: unchecked, each was a traceback, exit 1 - opcli",
+        "launcher/ha_load.py",
+        "    problem = topology_problem(args)\n    if problem:\n",
+        "    problem = topology_problem(args)\n    if False:\n",
+        ("tests/test_opcli_review.py::"
+         "test_ha_load_refuses_a_topology_it_cannot_act_on_and_arguments_out_of_range_in_one_line",)),
+    Mutation(
+        "ctrl_c_while_monitor_up_waits_says_nothing",
+        "Ctrl-C while `monitor up` waits for the Prometheus it started says it runs, its URL and how to stop it, exit "
+        "130: silent, the operator's cancelled monitor ran on unnamed - opcli",
+        "launcher/monitor.py",
+        '        print(f"interrupted (SIGINT): {started}", file=sys.stderr)\n        return 130\n',
+        "        raise\n",
+        ("tests/test_opcli_review.py::test_ctrl_c_while_monitor_up_waits_says_prometheus_runs_and_how_to_stop_it",)),
+    Mutation(
+        "status_sends_a_redis_password_that_is_not_utf8",
+        "the Redis client (launcher.resp) names a password from the environment that is not UTF-8 and sends nothing: "
+        "sent, `status` ended in a UnicodeEncodeError traceback - opcli",
+        "launcher/resp.py",
+        "        if not_text:\n            self.close()\n",
+        "        if False:\n            self.close()\n",
+        ("tests/test_opcli_review.py::test_status_and_positions_with_a_redis_password_that_is_not_utf8_name_it_without_a_traceback",)),
+    Mutation(
+        "positions_sends_a_redis_password_that_is_not_utf8",
+        "`positions` refuses, exit 2 naming the variable, a Redis password from the environment that is not UTF-8: "
+        "sent, it ended in a UnicodeEncodeError traceback - opcli",
+        "launcher/positions.py",
+        "    if not_text := password_not_text(topo.redis.password, topo.redis.password_env):\n",
+        "    if not_text := None:\n",
+        ("tests/test_opcli_review.py::test_status_and_positions_with_a_redis_password_that_is_not_utf8_name_it_without_a_traceback",)),
+    Mutation(
+        "a_server_key_alone_is_ignored_and_the_proposal_sent_in_plain_text",
+        "`propose --server-key` without --client-key is refused, exit 2, nothing sent: ignored, the proposal went in "
+        "plain text, the gate's key unchecked - opcli",
+        "launcher/client.py",
+        "        if overrides:  # was sent in plain text",
+        "        if False:  # was sent in plain text",
+        ("tests/test_opcli_review.py::test_propose_with_a_server_key_and_no_client_key_is_refused_not_sent_in_plain_text",)),
+    Mutation(
+        "a_proof_mixes_its_homes_supervisord_with_another_systems_topology",
+        "a proof given --topology of another system than its --home runs (other gate endpoints or metrics ports) is "
+        "refused, exit 2, before it proposes: unchecked, it read one system's supervisord and the other's gate - opcli",
+        "proofs/common.py",
+        "    other = other_system(topology_path, home) if getattr(args, \"topology\", None) else None\n",
+        "    other = None\n",
+        ("tests/test_opcli_review.py::"
+         "test_a_proof_given_the_topology_of_another_system_than_its_home_runs_is_refused_before_it_proposes",)),
+    Mutation(
+        "deploy_history_lists_a_line_no_deploy_wrote",
+        "`deploy --history` skips and counts, on stderr, the lines of deploys.jsonl that are no deploy record: taken "
+        "as records, a hand-edited or damaged line ended the listing in a traceback - opcli",
+        "launcher/deploy.py",
+        "        if not (isinstance(record, dict) and all(isinstance(record.get(k), t) for k, t in RECORD_FIELDS.items())):\n",
+        "        if record is None:\n",
+        ("tests/test_opcli_review.py::"
+         "test_deploy_history_skips_and_counts_records_no_deploy_wrote_instead_of_a_traceback",)),
+    Mutation(
+        "a_supervisord_of_no_clustergate_home_on_the_homes_socket_is_taken_for_the_homes",
+        "a supervisord answering on the home's socket whose identifier is not clustergate (the machine's own, `--home "
+        "/` on Debian) is left alone by down, up and status: taken for the home's, `down` shut it down with its "
+        "programs - opcli",
+        "launcher/supervise.py",
+        "            if identifier != SUPERVISORD_IDENTIFIER:\n",
+        "            if False:\n",
+        ("tests/test_opcli_review.py::"
+         "test_a_supervisord_of_no_clustergate_home_answering_on_the_homes_socket_is_left_alone",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
