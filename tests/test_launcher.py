@@ -657,8 +657,9 @@ import os
 import launcher.supervise
 launcher.supervise.CALL_TIMEOUT_S = float(os.environ["UP_CALL_TIMEOUT_S"])
 """
-# Past the 5 s stop of a frozen actor (its stopwaitsecs) and the other calls of an `up`, under load too.
-SHORTER_CALL_TIMEOUT_S = 15
+# Past the 5 s stop of a frozen actor (its stopwaitsecs) and the other calls of an `up` (each well under a second;
+# a few under load), with 5 s to spare: each test that uses it waits this long in a call supervisord cannot answer.
+SHORTER_CALL_TIMEOUT_S = 10
 
 
 def _with_a_shorter_call_deadline(site: Path) -> dict[str, str]:
