@@ -228,16 +228,23 @@ def saved_history_points(data) -> int:
     return 0 if blob is None else int(np.isfinite(PriceGrid.from_blob(blob).prices).sum(axis=1).min())
 
 
-def buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path):
+# Points per symbol of a saved history whose hold alone a test watches (when it is saved again, which ticks are
+# refused): the hold and its end read the history's newest slot and when its hold began, never its points. The
+# fixture's min_returns; a test that checks the points kept waits for 20 (its check: at least 15).
+HISTORY_POINTS_FOR_THE_HOLD = 5
+
+
+def buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path, points: int = 20):
     """The system's buffer restarted on a clock the test steps (its offset file, returned, reads 0), once its saved
-    history holds 20 points per symbol."""
+    history holds `points` points per symbol."""
     from test_clusters_end_to_end import SteppedClockProcess
 
     clock_file = tmp_path / "clock_offset_s"
     clock_file.write_text("0")
     system["procs"]["buffer"].terminate()
     system["procs"]["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
-    wait_for(lambda: saved_history_points(system["data"]) >= 20, 40, "20 points per symbol in the saved history")
+    wait_for(lambda: saved_history_points(system["data"]) >= points, 40,
+             f"{points} points per symbol in the saved history")
     return clock_file
 
 
@@ -439,7 +446,8 @@ def test_a_tick_of_a_symbol_outside_the_allowlist_stamped_ahead_is_unknown_symbo
     from helpers import scrape
 
     ports = system["ports"]
-    clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path)
+    clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path,
+                                                               points=HISTORY_POINTS_FOR_THE_HOLD)
     clock_file.write_text("-30")
     system["feed"].ts_offset_s = -30.0  # the allowlisted ticks: the feed on the buffer's host
     published = scrape(ports["buffer"])["p27_windows_published_total"]
@@ -850,7 +858,8 @@ def test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_history_
 
     procs, ports, data = system["procs"], system["ports"], system["data"]
     cadence_s = data["clusters"]["cadence_s"]
-    clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path)
+    clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path,
+                                                               points=HISTORY_POINTS_FOR_THE_HOLD)
     window_slots = PriceGrid.from_blob(raw_history(data)).capacity
 
     def back_faults() -> float:
@@ -890,7 +899,8 @@ def test_a_clock_stepped_back_in_steps_each_under_a_slot_holds_a_restarted_buffe
 
     ports, data = system["ports"], system["data"]
     cadence_s = data["clusters"]["cadence_s"]
-    clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path)
+    clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path,
+                                                               points=HISTORY_POINTS_FOR_THE_HOLD)
     window_slots = PriceGrid.from_blob(raw_history(data)).capacity
 
     def step_to(offset_s: float) -> None:  # whole, never half written (the shim reads a half-written file as 0)

@@ -1073,7 +1073,16 @@ def test_the_refusal_of_a_hard_linked_key_named_through_a_symlink_names_a_find_t
     said = str(raised.value)
     assert said.startswith(f"{named} has 2 names (hard links)"), said
     command = said.split("find them with ", 1)[1].split(", remove every other", 1)[0]
-    found = subprocess.run(command.split(), capture_output=True, text=True, timeout=600)
+    words = command.split()
+    assert words[0] == "find" and words[2:4] == ["-xdev", "-samefile"] and len(words) == 5, command
+    # The place it searches is where the key's filesystem is mounted (every name of the key lies below it)...
+    mount = Path(words[1])
+    between = [d for d in tmp_path.resolve().parents if d.is_relative_to(mount) and d != mount]
+    assert os.path.ismount(mount) and not any(os.path.ismount(d) for d in between), (command, between)
+    assert tmp_path.resolve().is_relative_to(mount), command
+    # ...and the same find below tmp_path, where this test made every name of the key, finds them all: run over the
+    # whole mount it scanned the machine's root filesystem (5 s idle, 26 s under the full suite's load).
+    found = subprocess.run(["find", str(tmp_path), *words[2:]], capture_output=True, text=True, timeout=600)
     assert set(found.stdout.split()) == {str(tmp_path / "keys" / "desk.key"), str(shared / "ops.key")}, (command, found)
 
 IN_OPEN = 0x20  # inotify(7): the file was opened (an O_PATH look is not an open)
