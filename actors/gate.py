@@ -91,6 +91,9 @@ class StopWaiting(Exception):
 
 # Error reasons of a proposal that was valid but cannot be decided (gate_requests_total result labels).
 PLAN_ID_CONFLICT = "plan_id_conflict"
+# A plan_id that got a permit resubmitted after its decision expired (the issuer's marker lives): no decision, no record,
+# no permit; the client needs a new plan_id.
+PLAN_ID_EXPIRED = "plan_id_expired"
 # A proposal reached after its deadline_ms (less the allowed clock skew): no decision, no record, no permit.
 EXPIRED = "expired"
 # A proposal that found the gate's queue too deep or waited in it too long: nothing decided or recorded.
@@ -173,7 +176,7 @@ def preinitialise_metrics() -> None:
         P26_FAIL_CLOSED.labels(reason=reason)
     for from_action, to_action, reason in policy_transitions():
         P26_DOWNGRADED.labels(from_action=from_action, to_action=to_action, reason=reason)
-    for result in ("ok", "bad_request", PLAN_ID_CONFLICT, EXPIRED, OVERLOADED):
+    for result in ("ok", "bad_request", PLAN_ID_CONFLICT, PLAN_ID_EXPIRED, EXPIRED, OVERLOADED):
         GATE_REQUESTS.labels(result=result)
 
 
@@ -605,7 +608,7 @@ class Gate(Actor):
         # Labelled children looked up once: .labels() per request costs more than the policy itself.
         self._requests_ok = increment(GATE_REQUESTS.labels(result="ok"))
         self._requests_bad = GATE_REQUESTS.labels(result="bad_request")
-        self._requests_refused = {r: GATE_REQUESTS.labels(result=r) for r in (PLAN_ID_CONFLICT, EXPIRED)}
+        self._requests_refused = {r: GATE_REQUESTS.labels(result=r) for r in (PLAN_ID_CONFLICT, PLAN_ID_EXPIRED, EXPIRED)}
         self._requests_overloaded = GATE_REQUESTS.labels(result=OVERLOADED)
         self.skew_ms = float(s.deadline_skew_ms)
         self._plans_seen = {a: increment(P26_PLANS_SEEN.labels(action_proposed=a)) for a in ACTIONS}
@@ -1342,8 +1345,8 @@ class Gate(Actor):
         reason = outcome.get("reason")
         if reason == "cooldown_conflict":
             return None
-        if reason == PLAN_ID_CONFLICT:
-            return Refusal(PLAN_ID_CONFLICT, str(outcome.get("detail", "")))
+        if reason in (PLAN_ID_CONFLICT, PLAN_ID_EXPIRED):
+            return Refusal(reason, str(outcome.get("detail", "")))
         if reason == REPLICA_UNACKNOWLEDGED:
             return self._unacknowledged(proposal, outcome, now)
         detail = outcome.get("detail")

@@ -13,9 +13,11 @@ permit never exists without its decision record; because Redis does not roll bac
 fails half-way, it checks every key's type before its first write.
 
 A resubmission is answered with the stored decision only when it is the same proposal (symbol,
-action_proposed, kill_score), else with the error plan_id_conflict. Each write carries a random
-write_id, so a pipeline that RespClient sent again after a timeout finds its own write and reports
-it as written, not as a replay.
+action_proposed, kill_score), else with the error plan_id_conflict. A decision with a permit also leaves a
+marker of its plan_id, kept permitted_plan_ttl_s (far beyond the decision's decision_ttl_s): a plan_id whose decision
+has expired and whose marker lives is refused plan_id_expired, nothing written, never decided again with a second
+permit. Each write carries a random write_id, so a pipeline that RespClient sent again after a timeout finds its own
+write and reports it as written, not as a replay.
 
 With replicas to wait for (setting wait_replicas), the scripts' pipeline ends with WAIT, and a decision
 (written or replayed) is answered only once that many replicas acknowledged it; fewer within
@@ -50,13 +52,13 @@ from launcher.topology import WAIT_LATE_MS, PermitIssuerSettings, RedisConfig
 STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_reason", "stress", "heat",
                  "concentration", "corr_proxy", "kill_score", "ts_epoch", "K", "k_source")
 
-# KEYS: plan decision, gate stream, permit, cooldown.
+# KEYS: plan decision, gate stream, permit, cooldown, permitted-plan marker.
 # ARGV: stored decision JSON (compact, with the request's unique write_id), its TTL (decision_ttl_s with a
 #       permit, hold_decision_ttl_s without), stream count cap, permit TTL, cooldown TTL, issue (0/1),
 #       cooldown_seen (0 no, 1 in Redis, 2 set by an earlier decision of the batch), the gate's deadline
 #       (epoch ms, 0 none), the stream's retention (ms: the longest permit or cooldown TTL), the earliest
-#       Redis's clock can read when the script runs (epoch ms, 0 none), then the
-#       stream record's values in STREAM_FIELDS order (the field names live in the script, so each
+#       Redis's clock can read when the script runs (epoch ms, 0 none), the marker's TTL (permitted_plan_ttl_s),
+#       then the stream record's values in STREAM_FIELDS order (the field names live in the script, so each
 #       request sends half as many arguments).
 # Redis does not roll back a script that fails half-way, so every key's type is checked before the
 # first write (a wrong type writes nothing: bad_key_type), and the decision key, which makes a
@@ -86,9 +88,13 @@ STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_r
 # TTL left) is left to expire: renewed, one plan_id got a second permit's time (revscript: 999 ms left became 1998 ms).
 # Anything else ("0" with no TTL: left as found, it was a permit that never expired, under a decision saying permit;
 # revexit) is set whole. The usual decision finds no key: one SET, as before.
+# A decision with a permit also sets the plan_id's marker (KEYS[5], the epoch second of the permit, TTL
+# permitted_plan_ttl_s, far longer than the decision's): a plan_id without a stored decision whose marker exists had a
+# permit and its decision expired, so nothing is written (plan_id_expired) rather than a second permit. The marker is
+# looked at only when no decision is stored (one TYPE, which is also its type check): a replay makes no Redis call more.
 # The key type checks and the stream record are written out in full, not looped over tables the script builds on
 # every call (the Lua VM and its garbage collector were most of Redis's work per decision, issue 14).
-KEY_TYPES = ("string", "stream", "string", "string")  # KEYS' types, in order
+KEY_TYPES = ("string", "stream", "string", "string", "string")  # KEYS' types, in order
 
 
 def _key_type_check(i: int) -> str:
@@ -105,6 +111,8 @@ end"""
 # expire: no permit was written, so none is counted issued (permit_issuer_permits_issued_total, p26_permit_issued_total:
 # the plan_id's one permit counted twice, revnx). The decision still carries that permit.
 PERMIT_KEPT = "permit_kept"
+# The script's refusal of a plan_id whose decision expired after it got a permit (its marker lives): nothing written.
+PLAN_ID_EXPIRED = "plan_id_expired"
 
 
 # The stored decision is looked for before the other keys' types are checked (none of them is written for a replay): a
@@ -118,7 +126,13 @@ if previous then
   local permit_ttl = -2  -- a permit key of another type is no permit
   if redis.call('TYPE', KEYS[3])['ok'] == 'string' then permit_ttl = redis.call('PTTL', KEYS[3]) end
   return {'replayed', previous, permit_ttl}
-end""" + "".join(_key_type_check(i) for i in range(2, len(KEY_TYPES) + 1)) + """
+end""" + "".join(_key_type_check(i) for i in range(2, len(KEY_TYPES))) + """
+local permitted = redis.call('TYPE', KEYS[5])['ok']
+if permitted == 'string' then
+  return {'""" + PLAN_ID_EXPIRED + """', redis.call('GET', KEYS[5])}
+elseif permitted ~= 'none' then
+  return {'bad_key_type', KEYS[5] .. ' is a ' .. permitted .. ', expected a string'}
+end
 local time = redis.call('TIME')
 local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local deadline = tonumber(ARGV[8])
@@ -148,7 +162,7 @@ if redis.call('XLEN', KEYS[2]) >= cap then
     return {'expired', tostring(now_ms - deadline)}
   end
 end
-local record = {""" + ", ".join(f"'{name}', ARGV[{11 + i}]" for i, name in enumerate(STREAM_FIELDS)) + """}
+local record = {""" + ", ".join(f"'{name}', ARGV[{12 + i}]" for i, name in enumerate(STREAM_FIELDS)) + """}
 redis.call('XADD', KEYS[2], '*', unpack(record))
 local kept = ''
 if issue then
@@ -161,6 +175,7 @@ if issue then
     end
   end
   redis.call('SET', KEYS[4], '1', 'EX', ARGV[5])
+  redis.call('SET', KEYS[5], time[1], 'EX', ARGV[11])
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return {'written', kept}
@@ -179,8 +194,8 @@ REQUESTS = Counter("permit_issuer_requests_total", "Decision requests by result"
 PERMITS = Counter("permit_issuer_permits_issued_total", "Permits written")
 WRITE_SECONDS = Histogram("permit_issuer_write_seconds", "Time of the Redis script per request",
                           buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25))
-RESULTS = ("written", "replayed", "cooldown_conflict", "plan_id_conflict", "bad_key_type", "corrupt_decision",
-           "expired", "stream_full", "out_of_memory", "redis_unavailable", "bad_request", "internal_error",
+RESULTS = ("written", "replayed", "cooldown_conflict", "plan_id_conflict", PLAN_ID_EXPIRED, "bad_key_type",
+           "corrupt_decision", "expired", "stream_full", "out_of_memory", "redis_unavailable", "bad_request", "internal_error",
            "replica_unacknowledged", "unauthorized", "evicting_policy")
 REDIS_USED_MEMORY = Gauge("clustergate_redis_used_memory_bytes", "Redis INFO used_memory, read by the permit issuer")
 REDIS_MAXMEMORY = Gauge("clustergate_redis_maxmemory_bytes", "Redis maxmemory (0: no limit), read by the permit issuer")
@@ -1045,7 +1060,8 @@ class PermitIssuer(Actor):
 
     def key_types_right_again(self, decision: dict[str, Any]) -> None:
         plan_id = decision["plan_id"]
-        for key in (keys.plan_decision(plan_id), keys.GATE_STREAM, keys.permit(plan_id), keys.cooldown(decision["symbol"])):
+        for key in (keys.plan_decision(plan_id), keys.GATE_STREAM, keys.permit(plan_id), keys.cooldown(decision["symbol"]),
+                    keys.permitted_plan(plan_id)):
             if self._bad_keys.pop(key, None) is not None:
                 self.log.info("key_type_right_again", key=key)
 
@@ -1149,6 +1165,7 @@ class ScriptArgs:
     permit_ttl: str
     cooldown_ttl: str
     retention_ms: str
+    permitted_ttl: str = str(PermitIssuerSettings().permitted_plan_ttl_s)
 
 
 def script_args(s: PermitIssuerSettings) -> ScriptArgs:
@@ -1156,7 +1173,8 @@ def script_args(s: PermitIssuerSettings) -> ScriptArgs:
     cooldown TTL, so no live permit or cooldown loses the decision that set it."""
     return ScriptArgs(decision_ttl=str(s.decision_ttl_s), hold_ttl=str(s.hold_decision_ttl_s),
                       stream_cap=str(s.stream_maxlen), permit_ttl=str(s.permit_ttl_s), cooldown_ttl=str(s.cooldown_ttl_s),
-                      retention_ms=str(1000 * max(s.permit_ttl_s, s.cooldown_ttl_s)))
+                      retention_ms=str(1000 * max(s.permit_ttl_s, s.cooldown_ttl_s)),
+                      permitted_ttl=str(s.permitted_plan_ttl_s))
 
 
 def stored_form(decision: dict[str, Any], issue: bool) -> bytes:
@@ -1199,13 +1217,13 @@ def script_call(decision: dict[str, Any], seen: str, args: ScriptArgs,
                 deadline_ms: str = "0") -> tuple[tuple[Any, ...], tuple[Any, ...], bytes]:
     """(KEYS, ARGV, stored decision JSON) of RECORD_DECISION for one decision."""
     command = script_command(decision, seen, args, deadline_ms)
-    return command[3:7], command[7:], command[7]
+    return command[3:8], command[8:], command[8]
 
 
 def script_command(decision: dict[str, Any], seen: str, args: ScriptArgs, deadline_ms: str = "0",
                    stored: bytes | None = None, sent_floor_ms: str = "0") -> tuple[Any, ...]:
     """RECORD_DECISION's EVALSHA command for one decision, built in one tuple (RECORD_DECISION.command(KEYS,
-    ARGV) of script_call); the stored decision JSON (`stored`, else a new stored_form) is its ARGV[1], command[7].
+    ARGV) of script_call); the stored decision JSON (`stored`, else a new stored_form) is its ARGV[1], command[8].
     sent_floor_ms: the earliest Redis's clock can read when the script runs (epoch ms, "0": not checked)."""
     plan_id = decision["plan_id"]
     issue = decision["final_action"] != "HOLD"
@@ -1215,11 +1233,12 @@ def script_command(decision: dict[str, Any], seen: str, args: ScriptArgs, deadli
         values = None
     if values is None or not _PLAIN_TYPES.issuperset(map(type, values)):
         values = stream_values(decision)
-    return ("EVALSHA", RECORD_DECISION.sha, 4,
+    return ("EVALSHA", RECORD_DECISION.sha, 5,
             keys.plan_decision(plan_id), keys.GATE_STREAM, keys.permit(plan_id), keys.cooldown(decision["symbol"]),
+            keys.permitted_plan(plan_id),
             stored_form(decision, issue) if stored is None else stored, args.decision_ttl if issue else args.hold_ttl,
             args.stream_cap, args.permit_ttl, args.cooldown_ttl, "1" if issue else "0", seen, deadline_ms,
-            args.retention_ms, sent_floor_ms, *values)
+            args.retention_ms, sent_floor_ms, args.permitted_ttl, *values)
 
 
 def _bulk(text: str) -> str:
@@ -1259,22 +1278,24 @@ _stream_fields_after_plan_id = itemgetter(*STREAM_FIELDS[1:])
 _TS_AT = STREAM_FIELDS.index("ts_epoch") - 1
 # The keys of one plan_id and of one symbol are a fixed prefix and the name (launcher.keys spells them).
 _DECISION_KEY, _PERMIT_KEY, _COOLDOWN_KEY = keys.plan_decision(""), keys.permit(""), keys.cooldown("")
+_PERMITTED_KEY = keys.permitted_plan("")
 _KEYS_ARE_PREFIXED = (keys.plan_decision("p") == _DECISION_KEY + "p" and keys.permit("p") == _PERMIT_KEY + "p"
-                      and keys.cooldown("s") == _COOLDOWN_KEY + "s" and STREAM_FIELDS[0] == "plan_id")
+                      and keys.cooldown("s") == _COOLDOWN_KEY + "s" and keys.permitted_plan("p") == _PERMITTED_KEY + "p"
+                      and STREAM_FIELDS[0] == "plan_id")
 
 
 class ScriptPayload:
     """RECORD_DECISION's EVALSHA command for one decision as RESP bytes, with its stored decision JSON (`build`):
     the bytes encode_commands gives for script_command's tuple, written from a template of the arguments every
-    decision shares (hiredis's pack_command formatted each of the 29 arguments (30 since) with sprintf and a repr per float:
+    decision shares (hiredis's pack_command formatted each of the 29 arguments (32 since) with sprintf and a repr per float:
     50,000 instructions a decision, issue 14). A decision the template does not take (text outside ASCII, a value
     other than a str, float or None, an int ts_epoch excepted, or a stream field left out) takes script_command
     and encode_commands."""
 
     def __init__(self, args: ScriptArgs):
         self.args = args
-        argc = 3 + 4 + 10 + len(STREAM_FIELDS)  # EVALSHA sha numkeys, KEYS, ARGV before the stream values, values
-        self._head = f"*{argc}\r\n" + _bulk("EVALSHA") + _bulk(RECORD_DECISION.sha) + _bulk("4")
+        argc = 3 + 5 + 11 + len(STREAM_FIELDS)  # EVALSHA sha numkeys, KEYS, ARGV before the stream values, values
+        self._head = f"*{argc}\r\n" + _bulk("EVALSHA") + _bulk(RECORD_DECISION.sha) + _bulk("5")
         self._stream = _bulk(keys.GATE_STREAM)
         # After the stored decision: its TTL, the stream cap, the permit and cooldown TTLs, issue.
         self._settings = {issue: "\r\n" + "".join(map(_bulk, (args.decision_ttl if issue else args.hold_ttl,
@@ -1283,6 +1304,7 @@ class ScriptPayload:
                           for issue in (True, False)}
         self._seen = {seen: _bulk(seen) for seen in (SEEN_NONE, SEEN_IN_REDIS, SEEN_FROM_BATCH)}
         self._retention = _bulk(args.retention_ms)
+        self._permitted_ttl = _bulk(args.permitted_ttl)
 
     def build(self, decision: dict[str, Any], seen: str, deadline_ms: str = "0",
               sent_floor_ms: str = "0") -> tuple[bytes, bytes]:
@@ -1302,9 +1324,11 @@ class ScriptPayload:
             chunks.insert(_TS_AT, f"${len(ts_text)}\r\n{ts_text}\r\n")
             head = (f"{self._head}${len(_DECISION_KEY) + n}\r\n{_DECISION_KEY}{plan_id}\r\n{self._stream}"
                     f"${len(_PERMIT_KEY) + n}\r\n{_PERMIT_KEY}{plan_id}\r\n"
-                    f"${len(_COOLDOWN_KEY) + len(symbol)}\r\n{_COOLDOWN_KEY}{symbol}\r\n${len(stored)}\r\n")
+                    f"${len(_COOLDOWN_KEY) + len(symbol)}\r\n{_COOLDOWN_KEY}{symbol}\r\n"
+                    f"${len(_PERMITTED_KEY) + n}\r\n{_PERMITTED_KEY}{plan_id}\r\n${len(stored)}\r\n")
             tail = (f"{self._settings[issue]}{self._seen[seen]}${len(deadline_ms)}\r\n{deadline_ms}\r\n"
-                    f"{self._retention}${len(sent_floor_ms)}\r\n{sent_floor_ms}\r\n${n}\r\n{plan_id}\r\n"
+                    f"{self._retention}${len(sent_floor_ms)}\r\n{sent_floor_ms}\r\n{self._permitted_ttl}"
+                    f"${n}\r\n{plan_id}\r\n"
                     + "".join(chunks))
             if head.isascii() and tail.isascii():
                 return head.encode() + stored + tail.encode(), stored
@@ -1330,6 +1354,18 @@ REFUSED_BEFORE_ANY_WRITE = frozenset(("READONLY", "NOREPLICAS", "MISCONF", "LOAD
 def nothing_written(detail: str) -> bytes:
     """The redis_unavailable result of an item Redis wrote nothing of: the gate's fault HOLD says nothing was recorded."""
     return encode({**error_envelope("redis_unavailable", f"nothing was written: {detail}"[:300]), "nothing_written": True})
+
+
+def plan_id_expired_detail(plan_id: str, permitted_at: Any) -> str:
+    """The refusal of a plan_id resubmitted after its decision expired, its marker (the epoch second of its permit,
+    by Redis's clock) alive."""
+    try:
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(permitted_at)))
+    except (TypeError, ValueError, OverflowError, OSError):
+        when = "at a time not recorded"
+    return (f"nothing was written: plan_id {plan_id} got a permit ({keys.permit(plan_id)}, issued {when}) and its "
+            f"decision is no longer kept (decision_ttl_s), so it cannot be given back; the plan_id is never decided "
+            f"again (no second permit): use a new plan_id for a new proposal")
 
 
 def outcome(decision: dict[str, Any], stored_json: str, reply: Any,
@@ -1360,6 +1396,8 @@ def outcome(decision: dict[str, Any], stored_json: str, reply: Any,
         return "expired", encode(error_envelope("expired", (
             f"nothing was written: Redis's clock read {reply[1]} ms earlier than it could when the script was sent "
             f"(its wall clock stepped back while the script waited), so the gate's deadline could not be judged"))), False
+    if kind == PLAN_ID_EXPIRED:
+        return kind, encode(error_envelope(kind, plan_id_expired_detail(plan_id, reply[1]))), False
     if kind == "stream_full":
         return kind, encode(error_envelope(kind, (
             "nothing was written: the gate stream holds stream_maxlen records, all younger than the longest "

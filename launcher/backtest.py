@@ -80,7 +80,8 @@ SETTING_KEYS: dict[str, tuple[str, str]] = {
     **{f: ("gate", f) for f in ("sigma_source", "sigma", "heat_floor", "heat_ceiling", "weight_heat",
                                   "weight_concentration", "weight_k", "freshness_s", "cold_stress",
                                   "riskoff_stress", "kill_score_hard", "policy")},
-    **{f: ("permit_issuer", f) for f in ("cooldown_ttl_s", "decision_ttl_s", "hold_decision_ttl_s")},
+    **{f: ("permit_issuer", f) for f in ("cooldown_ttl_s", "decision_ttl_s", "hold_decision_ttl_s",
+                                                 "permitted_plan_ttl_s")},
     "shrinkage": ("correlator", "shrinkage"),
     **{f: ("clusterer", f) for f in ("linkage", "max_stale_held_weight")},
 }
@@ -223,6 +224,10 @@ def apply_settings(base: Settings, values: dict[str, Any]) -> Settings:
     if g.freshness_s is not None and g.freshness_s < out.clusters.cadence_s:  # launcher.topology's rule
         raise InputError(f"settings: freshness_s {g.freshness_s} is shorter than one cadence (cadence_s "
                          f"{out.clusters.cadence_s}): the state would always look stale")
+    pi = out.permit_issuer
+    if pi.permitted_plan_ttl_s < pi.decision_ttl_s:  # launcher.topology's rule
+        raise InputError(f"settings: permitted_plan_ttl_s {pi.permitted_plan_ttl_s} is shorter than decision_ttl_s "
+                         f"{pi.decision_ttl_s}: a permitted plan_id would be decided again, with a second permit")
     if out.clusters.min_returns > out.clusters.lookback_returns:
         raise InputError(f"settings: min_returns {out.clusters.min_returns} is above lookback_returns "
                          f"{out.clusters.lookback_returns}")
@@ -906,9 +911,11 @@ def decisions_of(settings: Settings, proposals: Iterable[ProposalRow], first_slo
     """Every proposal in time order through actors.policy.evaluate_batch, with the state published
     at or before its time, the positions held then, the cooldowns earlier decisions set (for
     cooldown_ttl_s), and the plan_id rules of the permit issuer (same plan_id and proposal within its
-    decision TTL: the recorded decision again, replayed; other values: plan_id_conflict). One decision at a
+    decision TTL: the recorded decision again, replayed; other values: plan_id_conflict; a plan_id that got a permit,
+    after its decision TTL and within permitted_plan_ttl_s: plan_id_expired, no decision). One decision at a
     time, DECIDE_CHUNK proposals read ahead; a recorded decision is forgotten once its TTL has passed, as the
-    issuer's key expires, so memory follows the proposals within a decision TTL, not the file."""
+    issuer's key expires, so memory follows the proposals within a decision TTL, not the file, and the permitted
+    plan_ids within permitted_plan_ttl_s (at most one permit per symbol and cooldown_ttl_s)."""
     g, pi = settings.gate, settings.permit_issuer
     symbols = settings.symbols
     k = len(symbols)
@@ -918,6 +925,8 @@ def decisions_of(settings: Settings, proposals: Iterable[ProposalRow], first_slo
     cooldown_until: dict[str, float] = {}
     recorded: dict[str, tuple[tuple, dict[str, Any], float]] = {}
     expiries: list[tuple[float, str]] = []  # (when a recorded decision expires, its plan_id), a heap
+    permitted: dict[str, float] = {}  # plan_id -> when its marker expires (the issuer's permitted_plan)
+    permitted_expiries: list[tuple[float, str]] = []  # (when a marker expires, its plan_id), a heap
     rows = iter(proposals)
     while chunk := list(itertools.islice(rows, DECIDE_CHUNK)):
         times = np.array([p.ts for p in chunk], dtype=np.float64)
@@ -937,6 +946,10 @@ def decisions_of(settings: Settings, proposals: Iterable[ProposalRow], first_slo
                 until, plan_id = heapq.heappop(expiries)
                 if recorded.get(plan_id, (None, None, None))[2] == until:
                     del recorded[plan_id]
+            while permitted_expiries and permitted_expiries[0][0] <= t:
+                until, plan_id = heapq.heappop(permitted_expiries)
+                if permitted.get(plan_id) == until:
+                    del permitted[plan_id]
             base = {"ts": t, "plan_id": row.raw.get("plan_id"), "symbol": row.raw.get("symbol"),
                     "action_proposed": row.raw.get("action_proposed"), "kill_score": row.raw.get("kill_score")}
             try:
@@ -953,6 +966,10 @@ def decisions_of(settings: Settings, proposals: Iterable[ProposalRow], first_slo
                 else:
                     # the recorded decision again, and no new permit (the issuer: permit_issued false)
                     yield {**prior[1], "ts": t, "replayed": True, "permit": False}
+                continue
+            if proposal.plan_id in permitted:  # its decision expired after it got a permit: never decided again
+                yield {**base, "final_action": "", "gate_reason": "plan_id_expired",
+                       "error": "plan_id got a permit and its decision expired: a new plan_id is needed"}
                 continue
             s = int(idx[n])
             r = int(last[s]) if s >= 0 else -1
@@ -984,6 +1001,8 @@ def decisions_of(settings: Settings, proposals: Iterable[ProposalRow], first_slo
             if decision["final_action"] != HOLD:
                 cooldown_until[proposal.symbol] = t + pi.cooldown_ttl_s
                 decision["permit"] = True
+                permitted[proposal.plan_id] = t + pi.permitted_plan_ttl_s
+                heapq.heappush(permitted_expiries, (t + pi.permitted_plan_ttl_s, proposal.plan_id))
             ttl = pi.decision_ttl_s if decision["final_action"] != HOLD else pi.hold_decision_ttl_s
             recorded[proposal.plan_id] = (identity, decision, t + ttl)
             heapq.heappush(expiries, (t + ttl, proposal.plan_id))
@@ -1022,7 +1041,7 @@ class DecisionTally:
             return
         if d.get("final_action"):
             self.by_action[d["final_action"]] += 1
-        else:  # refused (invalid_proposal, plan_id_conflict): no decision
+        else:  # refused (invalid_proposal, plan_id_conflict, plan_id_expired): no decision
             self.refused += 1
         self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
 

@@ -483,7 +483,8 @@ class GateClient:
         after it; it may hide a decision Redis recorded after the gate gave up (or that no replica
         acknowledged yet): its `detail` says so, and resubmitting the same plan_id
         returns that decision, if one was made. Reusing a plan_id for another proposal gives the error
-        plan_id_conflict. A returned `expired` (the attempts' deadlines passed before the gates reached them; each
+        plan_id_conflict; resubmitting one that got a permit after its decision expired (the issuer's
+        decision_ttl_s) gives the error plan_id_expired (no decision, no permit: a new plan_id is needed). A returned `expired` (the attempts' deadlines passed before the gates reached them; each
         endpoint in a row is asked) means no attempt of this call was decided (an earlier call with the plan_id may have been: resend it to get that
         decision); after an attempt that may have been decided (a timeout, a fault HOLD whose detail does not say
         nothing was recorded, a reply that is no gate envelope) `expired` is no answer: the
@@ -713,6 +714,10 @@ def cmd_propose(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         elif (reply.get("decision") or {}).get("gate_reason") == "not_allowed":
             print(f"clustergate propose: {not_allowed_note(args.symbol, allowlist)}", file=sys.stderr)
+        elif is_plan_id_expired(reply):
+            print(f"clustergate propose: plan_id_expired: plan_id {plan_id} got a permit, and its decision is no longer "
+                  f"kept: nothing was decided, there is no permit to hold, do not act on it; never resend this plan_id "
+                  f"(it is never decided again): a new proposal needs a new --plan-id", file=sys.stderr)
         elif permit_expired(reply):
             print("clustergate propose: the permit of this replayed decision no longer exists (permit_ttl_ms null: it "
                   "expired, or was deleted): there is no permit to hold, do not act on it (a retry never issues it "
@@ -821,6 +826,11 @@ def permit_expired(reply: dict[str, Any]) -> bool:
     decision = reply.get("decision") if reply.get("status") == "ok" else None
     return (isinstance(decision, dict) and decision.get("replayed") is True and decision.get("permit") is True
             and "permit_ttl_ms" in decision and decision["permit_ttl_ms"] is None)
+
+
+def is_plan_id_expired(reply: dict[str, Any]) -> bool:
+    """The plan_id got a permit earlier and its decision has expired since: refused, no decision and no permit."""
+    return reply.get("status") != "ok" and reply.get("reason") == "plan_id_expired"
 
 
 def fault_reason(reply: dict[str, Any]) -> str:

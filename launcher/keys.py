@@ -32,6 +32,9 @@ REPLAY_POSITION_PREFIX = "clustergate:price_feed"
 # P2.6: decisions, permits, cooldowns; the permit issuer is their only writer.
 GATE_STREAM = "quantum:stream:portfolio.gate"
 PLAN_DECISION_PREFIX = "clustergate:p26:decision"
+# A plan_id that got a permit, kept permitted_plan_ttl_s (far longer than its decision): once the decision has expired,
+# the plan_id is refused plan_id_expired rather than decided again with a second permit.
+PERMITTED_PLAN_PREFIX = "clustergate:p26:permitted"
 # A pub/sub channel, not a key (nobody subscribes): the permit issuer PUBLISHes on it just before WAIT so
 # that its connection's replication offset covers every write made so far, a replayed decision that
 # another connection wrote included (docs/ha-durability.md).
@@ -62,6 +65,11 @@ def cooldown(symbol: str) -> str:
 def plan_decision(plan_id: str) -> str:
     """The first decision for a plan_id, kept so a resubmission gets the same answer."""
     return f"{PLAN_DECISION_PREFIX}:{plan_id}"
+
+
+def permitted_plan(plan_id: str) -> str:
+    """The marker that plan_id got a permit (its value: the epoch second of the permit, by Redis's clock)."""
+    return f"{PERMITTED_PLAN_PREFIX}:{plan_id}"
 
 
 def buffer_history(topology_name: str, actor_name: str) -> str:

@@ -529,6 +529,7 @@ class PermitIssuerSettings:
     stream_maxlen: int = setting(100000, doc="Count cap (the memory bound) of the gate decision stream. Records are trimmed by time only, once older than the longest permit or cooldown TTL; a decision that would take the stream past this cap while every record is younger is refused (HOLD permit_unavailable, stream_full, nothing recorded), never trimmed; a HOLD may fill only nine tenths of the cap, the rest is kept for decisions with a permit. Sustained capacity: stream_maxlen / max(permit_ttl_s, cooldown_ttl_s) decisions per second.", ge=1000, le=100_000_000)
     decision_ttl_s: int = setting(86400, doc="How long a plan_id's decision that carries a permit is kept for idempotent resubmission.", ge=60, le=30 * 86400)
     hold_decision_ttl_s: int = setting(600, doc="How long a HOLD decision (no permit) is kept for idempotent resubmission: the client's retry window. A HOLD resubmitted later is decided afresh, and can then get a permit (docs/proposal-api.md).", ge=60, le=30 * 86400)
+    permitted_plan_ttl_s: int = setting(30 * 86400, doc="How long the marker that a plan_id got a permit (clustergate:p26:permitted:{plan_id}, written with its decision) is kept: a plan_id resubmitted after its decision expired (decision_ttl_s) but within this is refused plan_id_expired, never decided again with a second permit. At least decision_ttl_s.", ge=60, le=366 * 86400)
     wait_replicas: int | None = setting(None, doc="After each write (and each replay), WAIT until this many replicas acknowledged it; fewer within wait_timeout_ms: HOLD replica_unacknowledged, outcome unknown (docs/ha-durability.md). Default: 1 when the topology runs Redis replicas, else 0 (no WAIT sent). Give it for an external Redis whose replicas the topology does not run.", ge=0, le=16)
     wait_timeout_ms: int = setting(100, doc="How long WAIT may block for the replicas' acknowledgement. Redis ends it at its next cron tick (hz 10, its default: up to 100 ms late), so this + 100 ms must be at most half of every gate's permit_timeout_ms. With WAIT on, the issuer's Redis socket timeout is redis.timeout_ms + this + 100 ms.", ge=1, le=30000)
 
@@ -1320,6 +1321,7 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                     v.problem(base + ("positions", sym), f"{sym} is not in symbols")
         if isinstance(s, PermitIssuerSettings):
             _check_wait(v, topo, s, base)
+            _check_permitted_plan_ttl(v, s, base)
         if (isinstance(s, BufferSettings) and s.frozen_after_slots > topo.clusters.lookback_returns
                 and not any(p.path[:2] == ("clusters", "lookback_returns") for p in v.problems)):
             lookback = topo.clusters.lookback_returns
@@ -1347,6 +1349,9 @@ SHARED_ISSUER_SETTINGS = {
                       "assume the first issuer's cooldown TTL",
     "decision_ttl_s": "a plan_id's decision would be kept for resubmission as long as the issuer that first decided it "
                       "says: a retry through the other gate after the shorter TTL is decided anew",
+    "permitted_plan_ttl_s": "a plan_id with a permit would be refused plan_id_expired, once its decision expired, as "
+                            "long as the issuer that first decided it says: a retry through the other gate after the "
+                            "shorter TTL is decided anew, with a second permit",
     "hold_decision_ttl_s": "a plan_id's HOLD would be kept for resubmission as long as the issuer that first decided it "
                            "says: a retry through the other gate after the shorter TTL is decided anew",
 }
@@ -1374,6 +1379,19 @@ def _check_issuers_agree(v: Validator, topo: Topology) -> None:
                       f"replayed by whichever issuer its retry reaches, so one that one issuer answers HOLD "
                       f"replica_unacknowledged (outcome unknown) another answers recorded: true with its permit, "
                       f"acknowledged by fewer replicas than asked; give every permit issuer the same wait_replicas")
+
+
+def _check_permitted_plan_ttl(v: Validator, s: PermitIssuerSettings, base: Path) -> None:
+    """The marker of a permitted plan_id must outlive its decision: shorter, a plan_id resubmitted between the two
+    expiries would be decided again, with a second permit."""
+    refused = {p.path for p in v.problems}  # a value refused already: its placeholder is not compared
+    if base + ("permitted_plan_ttl_s",) in refused or base + ("decision_ttl_s",) in refused:
+        return
+    if s.permitted_plan_ttl_s < s.decision_ttl_s:
+        v.problem(base + ("permitted_plan_ttl_s",), f"{s.permitted_plan_ttl_s} s, shorter than decision_ttl_s "
+                  f"({s.decision_ttl_s} s): the marker that a plan_id got a permit would expire before its decision, so a "
+                  f"plan_id resubmitted after its decision expired would be decided again, with a second permit; give "
+                  f"at least decision_ttl_s")
 
 
 def _check_wait(v: Validator, topo: Topology, s: PermitIssuerSettings, base: Path) -> None:

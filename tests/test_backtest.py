@@ -293,6 +293,28 @@ def test_a_hold_is_kept_for_the_hold_decision_ttl_only_and_then_decided_afresh(t
     assert d[4]["gate_reason"] == "plan_id_conflict", d[4]
 
 
+def test_a_permitted_plan_id_after_its_decision_ttl_is_refused_plan_id_expired_as_the_issuer_refuses_it(
+        tmp_path: Path, topo: Path):
+    """As the issuer's marker: a plan_id that got a permit, resubmitted after decision_ttl_s (here 3600 s) and within
+    permitted_plan_ttl_s (here 7200 s), is refused plan_id_expired, no decision; after the marker too, decided anew.
+    A HOLD's plan_id leaves no marker."""
+    rows = (f"{T0 + 6000},permitted,ETHUSDT,PARTIAL_50,0.1\n{T0 + 6000},held,BTCUSDT,HOLD,0.1\n"
+            f"{T0 + 10000},permitted,ETHUSDT,PARTIAL_50,0.1\n{T0 + 10000},held,BTCUSDT,HOLD,0.1\n"
+            f"{T0 + 14000},permitted,ETHUSDT,PARTIAL_50,0.1\n")
+    d = decisions_for(tmp_path, topo, "permitted", price_paths(300), rows, "--set", "decision_ttl_s=3600",
+                      "--set", "hold_decision_ttl_s=600", "--set", "permitted_plan_ttl_s=7200")
+    assert d[0]["final_action"] not in ("", "HOLD") and d[1]["final_action"] == "HOLD", d[:2]
+    assert (d[2]["gate_reason"], d[2]["final_action"]) == ("plan_id_expired", ""), d[2]
+    assert d[3]["final_action"] == "HOLD" and d[3]["replayed"] != "True", d[3]
+    assert d[4]["final_action"] not in ("", "HOLD") and d[4]["replayed"] != "True", d[4]
+
+
+def test_a_backtest_refuses_a_permitted_plan_ttl_shorter_than_the_decision_ttl(tmp_path: Path, topo: Path):
+    import launcher.backtest as bt
+    with pytest.raises(bt.InputError, match="permitted_plan_ttl_s 600 is shorter than decision_ttl_s 3600"):
+        bt.apply_settings(bt.settings_from_topology(str(topo)), {"decision_ttl_s": 3600, "permitted_plan_ttl_s": 600})
+
+
 def test_a_sweep_of_two_keys_writes_one_row_per_combination_and_a_heat_map(tmp_path: Path, topo: Path):
     prices = write_long_csv(tmp_path / "prices.csv", price_paths(600))
     assert backtest(topo, "--prices", prices, "--out", tmp_path / "sw", "--proposal-every", "5",

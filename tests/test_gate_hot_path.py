@@ -269,10 +269,10 @@ def test_the_issuers_script_arguments_are_those_of_the_plain_code(decision):
     args = pi.ScriptArgs("86400", "600", "100000", "60", "60", "60000")
     keys_, argv, stored_json = pi.script_call(decision, "1", args, "123")
     assert keys_ == (keys.plan_decision(decision["plan_id"]), keys.GATE_STREAM, keys.permit(decision["plan_id"]),
-                     keys.cooldown(decision["symbol"]))
-    assert argv[0] == stored_json and list(argv[10:]) == plain_stream_values(decision)
-    assert argv[1:10] == ("86400" if issue else "600", "100000", "60", "60", "1" if issue else "0", "1", "123", "60000",
-                          "0")
+                     keys.cooldown(decision["symbol"]), keys.permitted_plan(decision["plan_id"]))
+    assert argv[0] == stored_json and list(argv[11:]) == plain_stream_values(decision)
+    assert argv[1:11] == ("86400" if issue else "600", "100000", "60", "60", "1" if issue else "0", "1", "123", "60000",
+                          "0", str(30 * 86400))
 
 
 @pytest.mark.parametrize("decision", DECISIONS)
@@ -358,9 +358,9 @@ def test_the_issuers_evalsha_command_is_built_whole_and_encoded_as_the_plain_cod
     args = pi.ScriptArgs("86400", "600", "100000", "60", "60", "60000")
     command = pi.script_command(decision, "2", args, "123")
     keys_, argv, stored_json = pi.script_call(decision, "2", args, "123")
-    assert command[:7] == ("EVALSHA", pi.RECORD_DECISION.sha, 4, *keys_)
-    assert command[8:] == argv[1:] and json.loads(command[7])["m"] == json.loads(stored_json)["m"]
-    assert list(command[17:]) == plain_stream_values(decision)
+    assert command[:8] == ("EVALSHA", pi.RECORD_DECISION.sha, 5, *keys_)
+    assert command[9:] == argv[1:] and json.loads(command[8])["m"] == json.loads(stored_json)["m"]
+    assert list(command[19:]) == plain_stream_values(decision)
     assert encode_commands([command, command]) == _encode_commands_py([command, command])
     assert pi.RECORD_DECISION.eval_command(command) == ("EVAL", pi.RECORD_DECISION.source, *command[2:])
 

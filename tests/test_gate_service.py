@@ -1088,6 +1088,88 @@ def test_a_stored_decision_is_compact_and_a_hold_without_permit_keeps_it_only_fo
     assert again["permit_key"] == keys.permit(permitted) and again["permit_ttl_ms"] > 0
 
 
+def expire_now(r, key: str) -> None:
+    """Let Redis expire `key` by its own TTL path (PEXPIRE 1 ms, then gone to a read): what decision_ttl_s does."""
+    r.pexpire(key, 1)
+    wait_for(lambda: not r.exists(key), 5, f"{key} to expire", interval_s=0.005)
+
+
+def test_a_permitted_plan_id_resubmitted_after_its_decision_expired_is_refused_not_given_a_second_permit(clean):
+    """SPEC: a plan_id never gets two permits. A decision with a permit is kept decision_ttl_s (24 h); a day-old
+    message replayed by a stuck queue (no deadline_ms) was decided anew: a second record, a second permit (reproduced
+    with decision_ttl_s 60 and its real TTL: p26_permit_issued_total 2, two PARTIAL_75 records for one plan_id). The
+    issuer's marker of the permitted plan_id, kept permitted_plan_ttl_s (30 days), refuses it: plan_id_expired, no
+    decision, no record, no permit, counted; `clustergate propose` says so and exits 1."""
+    r = clean.redis
+    issuer_port = clean.data["actors"]["permit_issuer"]["metrics_port"]
+    plan = new_plan()
+    before, issuer_before = clean.metrics(), scrape(issuer_port)
+    first = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+    assert first["permit"] and first["recorded"] and not first["replayed"], first
+    for key in (keys.plan_decision(plan), keys.permit(plan), keys.cooldown("ETHUSDT")):
+        expire_now(r, key)  # a day later: decision, permit and cooldown gone, the marker kept
+    again = clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan)
+    assert (again["status"], again.get("reason"), again.get("plan_id")) == ("error", "plan_id_expired", plan), again
+    marker = keys.permitted_plan(plan)
+    assert 86400 < r.ttl(marker) <= 30 * 86400, r.ttl(marker)  # permitted_plan_ttl_s, beyond decision_ttl_s
+    assert abs(int(r.get(marker)) - time.time()) < 60, r.get(marker)  # the permit's epoch second, by Redis's clock
+    assert keys.permit(plan) in again["detail"] and "new plan_id" in again["detail"], again
+    assert "decision" not in again
+    assert not r.exists(keys.permit(plan), keys.plan_decision(plan), keys.cooldown("ETHUSDT"))
+    assert sum(1 for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan) == 1
+    cli = run_cli("--symbol", "ETHUSDT", "--action", "PARTIAL_50", "--plan-id", plan, "--topology", str(clean.topology))
+    assert cli.returncode == 1 and json.loads(cli.stdout)["reason"] == "plan_id_expired", (cli.stdout, cli.stderr)
+    assert "plan_id_expired" in cli.stderr and "new --plan-id" in cli.stderr and "no permit to hold" in cli.stderr, \
+        cli.stderr
+    after, issuer_after = clean.metrics(), scrape(issuer_port)
+    delta = {name: after[name] - before[name] for name in (
+        'gate_requests_total{result="ok"}', 'gate_requests_total{result="plan_id_expired"}', "p26_permit_issued_total",
+        "p26_gate_writes_total")}
+    assert delta == {'gate_requests_total{result="ok"}': 1, 'gate_requests_total{result="plan_id_expired"}': 2,
+                     "p26_permit_issued_total": 1, "p26_gate_writes_total": 1}, delta
+    seen = sum(after[n] - before[n] for n in after if n.startswith("p26_plans_seen_total{"))
+    assert seen == 3, seen  # ok + plan_id_conflict + plan_id_expired + expired
+    expired_issuer = 'permit_issuer_requests_total{result="plan_id_expired"}'
+    assert issuer_after[expired_issuer] - issuer_before.get(expired_issuer, 0) == 2
+    assert issuer_after["permit_issuer_permits_issued_total"] - issuer_before["permit_issuer_permits_issued_total"] == 1
+
+
+def test_the_issuers_answer_to_a_plan_id_whose_decision_expired_after_its_permit_names_the_permit():
+    """outcome() of the script's plan_id_expired reply, a plain function: no decision, no permit, the permit named with
+    its time (the marker's epoch second), a new plan_id asked for; a marker of no number still answers so."""
+    from actors.permit_issuer import PLAN_ID_EXPIRED, outcome, plan_id_expired_detail
+    decision = issuer_item("p-old", "ETHUSDT", "PARTIAL_50")["decision"]
+    result, envelope, permit_issued = outcome(decision, "", [PLAN_ID_EXPIRED, "1796630979"])
+    reply = json.loads(envelope)
+    assert (result, permit_issued, reply["status"], reply["reason"]) == ("plan_id_expired", False, "error",
+                                                                          "plan_id_expired")
+    assert reply["detail"] == plan_id_expired_detail("p-old", "1796630979")
+    assert ("quantum:permit:p26:p-old" in reply["detail"] and "2026-12-07T08:09:39Z" in reply["detail"]
+            and reply["detail"].endswith("use a new plan_id for a new proposal")), reply["detail"]
+    assert "at a time not recorded" in plan_id_expired_detail("p-old", "planted")
+
+
+def test_a_hold_leaves_no_permitted_marker_and_a_replay_leaves_it_as_it_was(clean):
+    """Only a decision with a permit leaves the marker (a HOLD has no permit to repeat); a replay writes nothing."""
+    r = clean.redis
+    held, permitted = new_plan(), new_plan()
+    assert not decision_of(clean.client.propose("ETHUSDT", "HOLD", plan_id=held))["permit"]
+    assert not r.exists(keys.permitted_plan(held))
+    assert decision_of(clean.client.propose("BTCUSDT", "PARTIAL_25", plan_id=permitted))["permit"]
+    r.set(keys.permitted_plan(permitted), "planted", keepttl=True)
+    assert decision_of(clean.client.propose("BTCUSDT", "PARTIAL_25", plan_id=permitted))["replayed"]
+    assert r.get(keys.permitted_plan(permitted)) == "planted"
+
+
+def test_the_permitted_marker_is_kept_permitted_plan_ttl_s(tmp_path, redis_server):
+    with running_p26(tmp_path / "p26", redis_server,
+                     issuer_settings={"decision_ttl_s": 60, "permitted_plan_ttl_s": 120}) as p26:
+        plan = new_plan()
+        assert decision_of(p26.client.propose("SOLUSDT", "PARTIAL_50", plan_id=plan))["permit"]
+        assert 0 < p26.redis.ttl(keys.plan_decision(plan)) <= 60
+        assert 60 < p26.redis.ttl(keys.permitted_plan(plan)) <= 120
+
+
 def test_the_permit_issuer_exports_redis_memory_use_and_its_limit(clean):
     port = clean.data["actors"]["permit_issuer"]["metrics_port"]
     clean.redis.config_set("maxmemory", 256 * 1024 * 1024)

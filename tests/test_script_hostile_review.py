@@ -166,7 +166,9 @@ def test_a_plan_id_whose_decision_key_was_removed_never_renews_its_live_permit(c
     first = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
     assert first["permit"] and first["recorded"], first
     r.pexpire(keys.permit(plan), 5_000)  # the first permit's time left, well under the 60 s a new one would get
-    r.delete(keys.plan_decision(plan), keys.cooldown("ETHUSDT"))  # removed by hand
+    # removed by hand, with its permitted marker (a plan_id permitted before the marker existed; with it, the plan_id
+    # is refused plan_id_expired: test_permit_nx_review)
+    r.delete(keys.plan_decision(plan), keys.cooldown("ETHUSDT"), keys.permitted_plan(plan))
     again = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
     assert again["recorded"], again
     left = r.pttl(keys.permit(plan))

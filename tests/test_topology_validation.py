@@ -679,7 +679,7 @@ def test_a_snapshot_key_pattern_beside_clustergates_keys_is_valid(tmp_path: Path
 
 
 @pytest.mark.parametrize("setting, value", [("permit_ttl_s", 5), ("cooldown_ttl_s", 5), ("decision_ttl_s", 600),
-                                            ("hold_decision_ttl_s", 60)])
+                                            ("hold_decision_ttl_s", 60), ("permitted_plan_ttl_s", 2 * 86400)])
 def test_permit_issuers_that_disagree_on_a_ttl_of_the_keys_they_share_are_refused(tmp_path: Path, setting: str,
                                                                                    value: int) -> None:
     """Every permit issuer of a topology writes the same Redis keys and gate stream. One with permit_ttl_s and
@@ -724,3 +724,33 @@ def test_a_permit_issuers_ttl_refused_for_its_range_is_not_also_named_as_differi
     data["actors"]["permit_issuer_b"]["settings"] = {"permit_ttl_s": 120}
     problems = problems_of(tmp_path, data)
     assert len(problems) == 1 and "permit_ttl_s" in problems[0] and "differs" not in problems[0], problems
+
+
+@pytest.mark.parametrize("settings, refused", [
+    ({"decision_ttl_s": 86400, "permitted_plan_ttl_s": 86399}, True),
+    ({"decision_ttl_s": 7200, "permitted_plan_ttl_s": 3600}, True),
+    ({"decision_ttl_s": 30 * 86400}, False),  # the marker's default equals the decision's largest TTL
+    ({"decision_ttl_s": 3600, "permitted_plan_ttl_s": 3600}, False),
+    ({}, False),
+])
+def test_a_permitted_plan_marker_shorter_than_the_decision_it_outlives_is_refused(tmp_path: Path, settings: dict,
+                                                                                  refused: bool) -> None:
+    """The marker that a plan_id got a permit refuses the plan_id once its decision expired: shorter than
+    decision_ttl_s, it would be gone by then and the plan_id decided again, with a second permit."""
+    data = demo()
+    data["actors"]["permit_issuer"]["settings"] = settings
+    problems = problems_of(tmp_path, data)
+    if refused:
+        assert len(problems) == 1, problems
+        assert ("actors.permit_issuer.settings.permitted_plan_ttl_s" in problems[0]
+                and "shorter than decision_ttl_s" in problems[0] and "second permit" in problems[0]), problems
+    else:
+        assert problems == [], problems
+
+
+@pytest.mark.parametrize("value", [59, 366 * 86400 + 1, "30d"])
+def test_a_permitted_plan_ttl_out_of_its_bounds_is_refused_naming_it(tmp_path: Path, value) -> None:
+    data = demo()
+    data["actors"]["permit_issuer"]["settings"] = {"permitted_plan_ttl_s": value, "decision_ttl_s": 60}
+    problems = problems_of(tmp_path, data)
+    assert len(problems) == 1 and "permitted_plan_ttl_s" in problems[0], problems

@@ -4006,8 +4006,8 @@ MUTATIONS: list[Mutation] = [
         "issuer_stream_retention_is_the_shortest_ttl",
         "the gate stream keeps every record younger than the longest permit or cooldown TTL (canfail)",
         "actors/permit_issuer.py",
-        "retention_ms=str(1000 * max(s.permit_ttl_s, s.cooldown_ttl_s)))",
-        "retention_ms=str(1000 * min(s.permit_ttl_s, s.cooldown_ttl_s)))",
+        "retention_ms=str(1000 * max(s.permit_ttl_s, s.cooldown_ttl_s)),",
+        "retention_ms=str(1000 * min(s.permit_ttl_s, s.cooldown_ttl_s)),",
         ("tests/test_gate_deadlines.py::"
          "test_the_issuer_keeps_stream_records_for_the_longest_of_its_permit_and_cooldown_ttls",)),
     Mutation(
@@ -8176,8 +8176,8 @@ MUTATIONS: list[Mutation] = [
         "a_hold_decision_sets_its_symbols_cooldown",
         "SPEC: only a non-HOLD decision sets the symbol's cooldown",
         "actors/permit_issuer.py",
-        "  redis.call('SET', KEYS[4], '1', 'EX', ARGV[5])\nend\n",
-        "end\nredis.call('SET', KEYS[4], '1', 'EX', ARGV[5])\n",
+        "  redis.call('SET', KEYS[4], '1', 'EX', ARGV[5])\n  redis.call('SET', KEYS[5], time[1], 'EX', ARGV[11])\nend\n",
+        "  redis.call('SET', KEYS[5], time[1], 'EX', ARGV[11])\nend\nredis.call('SET', KEYS[4], '1', 'EX', ARGV[5])\n",
         ("tests/test_gate_service.py::"
          "test_a_decision_made_under_a_cooldown_its_batch_did_not_set_is_refused_for_a_new_read",)),
     Mutation(
@@ -9552,7 +9552,7 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_exit_hostile_review.py::"
          "test_a_decided_plan_id_resubmitted_while_another_key_of_its_write_is_of_another_type_gets_its_decision_back",),
         also=(("actors/permit_issuer.py",
-               'end""" + "".join(_key_type_check(i) for i in range(2, len(KEY_TYPES) + 1)) + """\n',
+               'end""" + "".join(_key_type_check(i) for i in range(2, len(KEY_TYPES))) + """\n',
                'end""" + """\n'),)),
     Mutation(
         "propose_sends_a_proposal_no_gate_can_decide",
@@ -9831,7 +9831,7 @@ MUTATIONS: list[Mutation] = [
         "key, nothing written: since aaa3bc7 the permit is SET NX and the key found read with GET, so without the check "
         "the script failed WRONGTYPE after its XADD (a stream record with no decision) (revnx)",
         "actors/permit_issuer.py",
-        'end""" + "".join(_key_type_check(i) for i in range(2, len(KEY_TYPES) + 1)) + """\n',
+        'end""" + "".join(_key_type_check(i) for i in range(2, len(KEY_TYPES))) + """\n',
         'end""" + "".join(_key_type_check(i) for i in (2, 4)) + """\n',
         (f"{NX_REVIEW}test_a_new_decision_whose_permit_key_is_of_another_type_is_held_naming_it_and_nothing_is_"
          "written",)),
@@ -10538,6 +10538,63 @@ MUTATIONS: list[Mutation] = [
         "            if False:\n",
         ("tests/test_opcli_review.py::"
          "test_a_supervisord_of_no_clustergate_home_answering_on_the_homes_socket_is_left_alone",)),
+    Mutation(
+        "a_permitted_plan_id_leaves_no_marker",
+        "SPEC: a plan_id never gets two permits: a decision with a permit also writes the plan_id's marker, kept "
+        "permitted_plan_ttl_s (mutated: no marker, and a plan_id resubmitted after decision_ttl_s got a second permit) "
+        "- permitonce",
+        "actors/permit_issuer.py",
+        "  redis.call('SET', KEYS[5], time[1], 'EX', ARGV[11])\n",
+        "",
+        ("tests/test_gate_service.py::"
+         "test_a_permitted_plan_id_resubmitted_after_its_decision_expired_is_refused_not_given_a_second_permit",)),
+    Mutation(
+        "a_permitted_plan_ids_marker_is_not_looked_at",
+        "SPEC: a plan_id never gets two permits: a plan_id with no stored decision whose marker lives is refused "
+        "plan_id_expired, nothing written (mutated: the marker is written but not looked at, and the plan_id is decided "
+        "again with a second permit once its decision expired) - permitonce",
+        "actors/permit_issuer.py",
+        "if permitted == 'string' then\n",
+        "if false then\n",
+        ("tests/test_gate_service.py::"
+         "test_a_permitted_plan_id_resubmitted_after_its_decision_expired_is_refused_not_given_a_second_permit",)),
+    Mutation(
+        "the_gate_takes_plan_id_expired_for_an_unknown_outcome",
+        "the gate answers the issuer's plan_id_expired as the error plan_id_expired, counted in "
+        "gate_requests_total{result=\"plan_id_expired\"} (mutated: a fault HOLD permit_unavailable, outcome unknown, "
+        "which tells the client to resend the very plan_id that can never be decided) - permitonce",
+        "actors/gate.py",
+        "        if reason in (PLAN_ID_CONFLICT, PLAN_ID_EXPIRED):\n",
+        "        if reason == PLAN_ID_CONFLICT:\n",
+        ("tests/test_gate_service.py::"
+         "test_a_permitted_plan_id_resubmitted_after_its_decision_expired_is_refused_not_given_a_second_permit",)),
+    Mutation(
+        "propose_says_nothing_of_plan_id_expired",
+        "`clustergate propose` says on stderr that a plan_id_expired plan_id has no permit to hold and needs a new "
+        "--plan-id (mutated: the error printed alone) - permitonce",
+        "launcher/client.py",
+        '    return reply.get("status") != "ok" and reply.get("reason") == "plan_id_expired"\n',
+        "    return False\n",
+        ("tests/test_gate_service.py::"
+         "test_a_permitted_plan_id_resubmitted_after_its_decision_expired_is_refused_not_given_a_second_permit",)),
+    Mutation(
+        "a_permitted_plan_marker_shorter_than_its_decision_validates",
+        "validate refuses permitted_plan_ttl_s below decision_ttl_s: the marker would expire before the decision it "
+        "outlives (mutated: accepted) - permitonce",
+        "launcher/topology.py",
+        "    if s.permitted_plan_ttl_s < s.decision_ttl_s:\n",
+        "    if False:\n",
+        ("tests/test_topology_validation.py::"
+         "test_a_permitted_plan_marker_shorter_than_the_decision_it_outlives_is_refused",)),
+    Mutation(
+        "the_backtest_decides_a_permitted_plan_id_again_after_its_decision_ttl",
+        "the backtest refuses a permitted plan_id resubmitted after decision_ttl_s and within permitted_plan_ttl_s "
+        "(plan_id_expired), as the issuer (mutated: decided again, with a second permit) - permitonce",
+        "launcher/backtest.py",
+        "            if proposal.plan_id in permitted:",
+        "            if False:",
+        ("tests/test_backtest.py::"
+         "test_a_permitted_plan_id_after_its_decision_ttl_is_refused_plan_id_expired_as_the_issuer_refuses_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
