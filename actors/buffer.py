@@ -457,19 +457,26 @@ class BufferActor(Actor):
         one ahead counted nothing held, and every restart held a whole window again; one far behind ended the hold at
         once, and the history was saved over. One within the window but off this run's time held by more than a cadence
         (the clock stepped back or partly forward again during the hold, by less than the time held) is marked again
-        too: kept, a restart held it as much longer, or shorter, than this run would have."""
+        too: kept, a restart held it as much longer, or shorter, than this run would have. Written with this run's
+        head_advance_s mark, which a backward fault started again: the mark saved before the step, kept, was taken back
+        when the hold ended or by a restart once the clock passed the saved head, hiding 5 s of the next forward step
+        (revbuffermark)."""
         began_ts = self.hold_began_ts(now)
-        if hold_mark_right(saved.held_since_ts, began_ts, now, self.grid.capacity * self.cadence_s, self.cadence_s):
+        mark = (self.offset_high_s, self.boot_id) if self.boot_id is not None else (None, None)  # as to_blob writes it
+        if not hold_mark_right(saved.held_since_ts, began_ts, now, self.grid.capacity * self.cadence_s,
+                               self.cadence_s):
+            saved.held_since_ts = began_ts
+        elif (saved.offset_high_s, saved.boot_id) == mark:
             self.held_mark_ts = saved.held_since_ts
             return
-        saved.held_since_ts = began_ts
+        saved.offset_high_s, saved.boot_id = mark
         try:
             self.redis.call("SET", self.history_key, saved.to_blob())
         except (RedisUnavailable, ReplyError) as exc:  # a restart then holds it a whole window again, as before
             self.m.redis_errors.labels(op="persist").inc()
             self.log.warning("history_hold_not_marked", error=error_text(exc))
             return
-        self.held_mark_ts = began_ts
+        self.held_mark_ts = saved.held_since_ts
 
     def hold_began_ts(self, now: float) -> float:
         """When the hold on the saved history began, by this clock: now less the time this run has held it (by the

@@ -604,6 +604,69 @@ def test_a_bad_saved_mark_hides_no_more_of_a_forward_step_than_the_skew(system, 
     assert "event=history_loaded" in log and "history_corrupt_discarded" not in log, log[-2000:]
 
 
+def clock_stepped_back_past_the_skew(system, tmp_path, offsets: tuple[str, ...]):
+    """The system's buffer on a stepped clock with a saved history, its clock stepped back 7 s (past the 5 s skew: a
+    backward fault, the head moved back, head_advance_s's mark started again, the history held unsaved), then to each
+    further offset in turn, three cadences each."""
+    from helpers import scrape
+
+    ports = system["ports"]
+    clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path)
+    clock_file.write_text("-7")
+    wait_for(lambda: scrape(ports["buffer"]).get('p27_buffer_clock_faults_total{direction="back"}', 0) >= 1, 10,
+             "the step back of 7 s counted a back fault")
+    for offset_s in offsets:
+        clock_file.write_text(offset_s)
+        cadences_pass(ports, 3)
+    return clock_file
+
+
+def a_step_to_2_s_ahead_is_a_forward_fault(system, clock_file) -> None:
+    """From the clock stepped back (7 s, or 4 s after a partial return), to 2 s ahead: a step of 9 s or 6 s past the
+    mark the backward fault started again, over the 5.5 s threshold: an ahead fault, as in one run before buffermark."""
+    from helpers import scrape
+
+    ports = system["ports"]
+    clock_file.write_text("2")
+    wait_for(lambda: scrape(ports["buffer"])['p27_buffer_clock_faults_total{direction="ahead"}'] >= 1, 10,
+             "the step to 2 s ahead counted an ahead fault")
+    assert "event=clock_fault direction=ahead" in system["procs"]["buffer"].log()
+
+
+@pytest.mark.parametrize("offsets", [(), ("-4",)], ids=["stepped_back_7_s", "then_partly_forward_to_minus_4_s"])
+def test_a_backward_fault_whose_hold_ends_in_time_does_not_take_back_the_mark_from_before_it(system, tmp_path, offsets):
+    """revbuffermark: a backward fault (the clock 7 s back) starts head_advance_s's mark again, and holds the history
+    unsaved, so the mark saved with it is the one from before the step. When the clock reached the saved head the hold
+    ended and the history was merged again, taking back that mark (capped 5 s past the clock): 5 s of the next forward
+    step hidden, in one run with no restart. -7 s, then +9 s (to +2 s), over the 5.5 s threshold, counted 4 s; with a
+    partial return to -4 s the whole 6 s step was hidden."""
+    from helpers import scrape
+
+    ports = system["ports"]
+    clock_file = clock_stepped_back_past_the_skew(system, tmp_path, offsets)
+    wait_for(lambda: scrape(ports["buffer"])["p27_buffer_history_save_held"] == 0, 15,
+             "the clock reached the saved head: the hold ended, the history merged again")
+    cadences_pass(ports, 2)
+    a_step_to_2_s_ahead_is_a_forward_fault(system, clock_file)
+
+
+@pytest.mark.parametrize("offsets", [(), ("-4",)], ids=["stepped_back_7_s", "then_partly_forward_to_minus_4_s"])
+def test_a_buffer_restarted_after_a_backward_fault_does_not_take_back_the_mark_from_before_it(system, tmp_path, offsets):
+    """revbuffermark: a buffer stopped while a backward fault (the clock 7 s back) holds its history unsaved, and
+    started again once its clock has passed the saved head, took back the mark saved before the step (capped 5 s past
+    its clock): the next forward step, to +2 s, counted 4 s of 9 s (no fault); after a partial return to -4 s, none of
+    6 s. Before buffermark both were ahead faults, as in one run."""
+    import time
+
+    clock_file = clock_stepped_back_past_the_skew(system, tmp_path, offsets)
+    system["procs"]["buffer"].terminate()
+    stopped_mono = time.monotonic()
+    wait_for(lambda: time.monotonic() >= stopped_mono + 8.0, 12, "8 s with the buffer stopped: its clock past the head")
+    restart_the_stepped_buffer(system, clock_file)
+    cadences_pass(system["ports"], 2)
+    a_step_to_2_s_ahead_is_a_forward_fault(system, clock_file)
+
+
 def test_a_restarted_buffer_takes_back_the_saved_mark_only_from_this_boot_and_at_most_the_skew_past_its_clock():
     """buffermark: carried_offset_high_s, offsets of the wall clock to the monotonic clock (this clock's now: 100)."""
     assert carried_offset_high_s(104.0, "boot-a", "boot-a", 100.0) == 104.0  # stepped back 4 s before the restart

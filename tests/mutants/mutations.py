@@ -8948,8 +8948,8 @@ MUTATIONS: list[Mutation] = [
         "a second backward clock step marks the saved history held since this clock's now less the time held: marked "
         "as of the step, a buffer restarted after it held the history a whole window from the second step (prices)",
         "actors/buffer.py",
-        "        saved.held_since_ts = began_ts\n",
-        "        saved.held_since_ts = now\n",
+        "            saved.held_since_ts = began_ts\n",
+        "            saved.held_since_ts = now\n",
         ("tests/test_cluster_side_attack.py::test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_"
          "history_a_window_from_it[restarted_after_the_second_step-more_than_held]",)),
     Mutation(
@@ -10595,6 +10595,19 @@ MUTATIONS: list[Mutation] = [
         "            if False:",
         ("tests/test_backtest.py::"
          "test_a_permitted_plan_id_after_its_decision_ttl_is_refused_plan_id_expired_as_the_issuer_refuses_it",)),
+    Mutation(
+        "buffer_held_history_keeps_the_mark_from_before_the_backward_fault",
+        "a history held by a backward fault is marked with this run's head_advance_s mark, which the fault started "
+        "again: the mark saved before the step, kept, was taken back when the hold ended (the clock reached the saved "
+        "head) or by a restart once the clock passed it, capped 5 s past the clock: -7 s then +9 s counted 4 s, no "
+        "ahead fault, where main before the saved mark saw one - revbuffermark",
+        "actors/buffer.py",
+        "        saved.offset_high_s, saved.boot_id = mark\n",
+        "        pass\n",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_backward_fault_whose_hold_ends_in_time_does_not_take_back_the_mark_from_before_it",
+         "tests/test_cluster_side_attack.py::"
+         "test_a_buffer_restarted_after_a_backward_fault_does_not_take_back_the_mark_from_before_it")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
