@@ -915,7 +915,8 @@ def decisions_of(settings: Settings, proposals: Iterable[ProposalRow], first_slo
     after its decision TTL and within permitted_plan_ttl_s: plan_id_expired, no decision). One decision at a
     time, DECIDE_CHUNK proposals read ahead; a recorded decision is forgotten once its TTL has passed, as the
     issuer's key expires, so memory follows the proposals within a decision TTL, not the file, and the permitted
-    plan_ids within permitted_plan_ttl_s (at most one permit per symbol and cooldown_ttl_s)."""
+    plan_ids within permitted_plan_ttl_s (one a permit: a cooldown steps a proposal down one step, so a symbol
+    can get several permits within cooldown_ttl_s)."""
     g, pi = settings.gate, settings.permit_issuer
     symbols = settings.symbols
     k = len(symbols)
