@@ -90,3 +90,38 @@ def test_the_marker_replicates_with_its_permit_and_a_promoted_replica_refuses_th
     finally:
         replica.stop()
         primary.stop()
+
+
+def test_a_full_redis_writes_no_marker_without_its_permit_and_still_refuses_an_expired_plan_id(tmp_path, redis_server):
+    """noeviction and full: Redis refuses a script's first write (the XADD) and never a later one, so a decision
+    with a permit is written whole (record, permit, cooldown, marker, decision) or not at all; the marker check comes
+    before any write, so a permitted plan_id replayed after its decision expired is still refused plan_id_expired,
+    not answered out_of_memory (a fault HOLD whose client would resend it)."""
+    from tests.test_gate_service import P26, write_book
+    r = redis_server.client()
+    write_book(r)
+    p26 = P26(tmp_path / "p26", redis_server.url).start()
+    p26.redis = r
+    try:
+        expired = permitted_then_expired(p26, "SOLUSDT", "PARTIAL_50")
+        r.config_set("maxmemory-policy", "noeviction")
+        without_ballast = int(r.info("memory")["used_memory"])
+        for _ in range(64):  # 64 KB appends: no large query buffer to free later (test_gate_attack's full Redis)
+            r.append("ballast", "x" * 65_536)
+        r.config_set("maxmemory", without_ballast + 2_000_000)
+        records = r.xlen(keys.GATE_STREAM)
+        plan = new_plan()
+        held = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+        assert (held["final_action"], held["recorded"]) == ("HOLD", False) and "out of memory" in held["detail"], held
+        assert r.exists(keys.plan_decision(plan), keys.permit(plan), keys.permitted_plan(plan),
+                        keys.cooldown("ETHUSDT")) == 0
+        again = p26.client.propose("SOLUSDT", "PARTIAL_50", plan_id=expired)
+        assert (again["status"], again.get("reason")) == ("error", "plan_id_expired"), again
+        assert r.xlen(keys.GATE_STREAM) == records
+        r.delete("ballast")
+        written = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+        assert written["permit"] and written["recorded"], written
+        assert r.exists(keys.plan_decision(plan), keys.permit(plan), keys.permitted_plan(plan)) == 3
+    finally:
+        r.config_set("maxmemory", 0)
+        p26.stop()
