@@ -125,3 +125,18 @@ def test_a_full_redis_writes_no_marker_without_its_permit_and_still_refuses_an_e
     finally:
         r.config_set("maxmemory", 0)
         p26.stop()
+
+
+def test_the_redis_memory_alert_names_the_permitted_plan_markers_and_that_a_lower_ttl_frees_none_at_once():
+    """ClustergateRedisMemoryHigh is what the on-call reads when exits are about to be refused. The permitted-plan
+    markers (30 days each) are most of Redis's memory at the defaults (docs/operating.md's capacity table), yet its
+    description named only decision_ttl_s, hold_decision_ttl_s and stream_maxlen; and a lower TTL shortens only the
+    keys written after it, so only a higher maxmemory makes room at once."""
+    import yaml
+    from pathlib import Path
+    rules = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "alerts.yml").read_text())
+    alert = next(rule for group in rules["groups"] for rule in group["rules"]
+                 if rule.get("alert") == "ClustergateRedisMemoryHigh")
+    description = alert["annotations"]["description"]
+    assert "permitted_plan_ttl_s" in description, description
+    assert "only" in description and "written after" in description, description

@@ -10608,6 +10608,20 @@ MUTATIONS: list[Mutation] = [
          "test_a_backward_fault_whose_hold_ends_in_time_does_not_take_back_the_mark_from_before_it",
          "tests/test_cluster_side_attack.py::"
          "test_a_buffer_restarted_after_a_backward_fault_does_not_take_back_the_mark_from_before_it")),
+    Mutation(
+        "the_redis_memory_alert_says_nothing_of_the_permitted_plan_markers",
+        "ClustergateRedisMemoryHigh's description names permitted_plan_ttl_s (the markers are most of Redis's memory at "
+        "the defaults) and says a lower TTL shortens only the keys written after it: the on-call's text before "
+        "exits are refused - revpermit",
+        "configs/alerts.yml",
+        "Raise redis.maxmemory_mb (the one change that makes room at once), or lower permitted_plan_ttl_s (the markers "
+        "of permitted plan_ids, kept 30 days, are most of it at the defaults) / decision_ttl_s / hold_decision_ttl_s / "
+        "stream_maxlen: a lower TTL shortens only the keys written after it (docs/operating.md: Redis memory and "
+        "capacity).",
+        "Raise redis.maxmemory_mb, or lower decision_ttl_s / hold_decision_ttl_s / stream_maxlen (docs/operating.md: "
+        "Redis memory and capacity).",
+        ("tests/test_permitonce_review.py::"
+         "test_the_redis_memory_alert_names_the_permitted_plan_markers_and_that_a_lower_ttl_frees_none_at_once",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
