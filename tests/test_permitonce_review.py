@@ -140,3 +140,22 @@ def test_the_redis_memory_alert_names_the_permitted_plan_markers_and_that_a_lowe
     description = alert["annotations"]["description"]
     assert "permitted_plan_ttl_s" in description, description
     assert "only" in description and "written after" in description, description
+
+
+def test_a_marker_of_another_type_writes_nothing_and_a_string_of_garbage_is_taken_for_a_marker(clean):
+    """docs/faults-and-security.md: a hash at clustergate:p26:permitted:PLAN is the fifth key type the script checks
+    before any write (HOLD, unrecorded, nothing written); a string there, whatever it holds, refuses its plan_id."""
+    r = clean.redis
+    hashed, garbage = new_plan(), new_plan()
+    r.hset(keys.permitted_plan(hashed), "a", "b")
+    held = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=hashed))
+    assert (held["final_action"], held["recorded"], held["permit"]) == ("HOLD", False, False), held
+    assert keys.permitted_plan(hashed) in held["detail"], held
+    assert r.exists(keys.plan_decision(hashed), keys.permit(hashed), keys.cooldown("ETHUSDT")) == 0
+    assert r.xlen(keys.GATE_STREAM) == 0
+    r.set(keys.permitted_plan(garbage), "x" * 1000)
+    refused = clean.client.propose("SOLUSDT", "PARTIAL_50", plan_id=garbage)
+    assert (refused["status"], refused.get("reason")) == ("error", "plan_id_expired"), refused
+    assert "at a time not recorded" in refused["detail"], refused
+    r.delete(keys.permitted_plan(hashed))  # the fix the doc gives: the next proposal is decided
+    assert decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=hashed))["permit"]
