@@ -182,23 +182,53 @@ def test_a_proof_given_the_topology_of_another_system_than_its_home_runs_is_refu
     assert same.returncode == 0, same.stdout + same.stderr  # the file it was started from is that system
 
 
-def test_deploy_history_skips_and_counts_records_no_deploy_wrote_instead_of_a_traceback(tmp_path: Path) -> None:
-    # A line cut short by a crash was skipped; one that is JSON but no record (a hand edit, `5`, `{}`) or bytes that
-    # are not UTF-8 (a disk's damage) ended `deploy --history` in a KeyError, AttributeError or UnicodeDecodeError
-    # traceback: the history an operator reads after a failed deploy, unreadable whole for one bad line.
+# A record as a deploy writes it (launcher/deploy.py), and the line `deploy --history` lists for it.
+DEPLOY_RECORD = {"id": "20261207T080000Z-1", "pid": 1, "started": 1796630400, "file": "/desk/next.yaml",
+                 "topology": "desk", "hosts": ["ops"], "before": {"ops": None}, "after": {"ops": "desk"}, "proofs": [],
+                 "outcome": "applied", "host_states": {"ops": "proved"}, "duration_s": 12.5}
+
+
+def deploys_jsonl(tmp_path: Path) -> Path:
     records = tmp_path / "home" / "run" / "deploys" / "deploys.jsonl"
     records.parent.mkdir(parents=True)
-    good = {"id": "20261207T080000Z-1", "pid": 1, "started": 1796630400, "file": "/desk/next.yaml", "topology": "desk",
-            "hosts": ["ops"], "before": {"ops": None}, "after": {"ops": "desk"}, "proofs": [], "outcome": "applied",
-            "host_states": {"ops": "proved"}, "duration_s": 12.5}
-    import json
-    records.write_bytes(b'{"id": "x"}\n5\n\xff\xfe\n{"id": "cut' + b"\n" + json.dumps(good).encode() + b"\n")
+    return records
+
+
+def history_listing_only_the_good_record(tmp_path: Path) -> subprocess.CompletedProcess:
     listed = clustergate("deploy", "--history", "--home", str(tmp_path / "home"))
     assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stdout + listed.stderr
     assert listed.stdout.splitlines()[1:] == ["2026-12-07T08:00:00Z applied      12.5     ops       (nothing)         desk"
                                               "              /desk/next.yaml  [proved]"], listed.stdout
+    return listed
+
+
+def test_deploy_history_skips_and_counts_records_no_deploy_wrote_instead_of_a_traceback(tmp_path: Path) -> None:
+    # A line cut short by a crash was skipped; one that is JSON but no record (a hand edit, `5`, `{}`) or bytes that
+    # are not UTF-8 (a disk's damage) ended `deploy --history` in a KeyError, AttributeError or UnicodeDecodeError
+    # traceback: the history an operator reads after a failed deploy, unreadable whole for one bad line.
+    records, good = deploys_jsonl(tmp_path), dict(DEPLOY_RECORD)
+    import json
+    records.write_bytes(b'{"id": "x"}\n5\n\xff\xfe\n{"id": "cut' + b"\n" + json.dumps(good).encode() + b"\n")
+    listed = history_listing_only_the_good_record(tmp_path)
     assert listed.stderr == (f"clustergate deploy: 4 lines of {records} are no deploy record (cut short by a crash, or "
                              f"not written by a deploy): not listed\n"), listed.stderr
+    as_json = clustergate("deploy", "--history", "--json", "--home", str(tmp_path / "home"))
+    assert as_json.returncode == 0 and [r["id"] for r in json.loads(as_json.stdout)] == [good["id"]], as_json.stdout
+
+
+def test_deploy_history_skips_json_records_whose_fields_hold_what_no_deploy_writes(tmp_path: Path) -> None:
+    # revopcli: the fields opcli checked had the types a deploy writes, the rest of each line was listed as it was:
+    # a hand edit's `"proofs": 5`, `"duration_s": "12"`, `"hosts": [["ops"]]`, a `started` past any time, an `after`
+    # holding a list, `"host_states": ["ops"]`, each still ended the whole listing in a TypeError, ValueError, OverflowError
+    # or AttributeError traceback, exit 1.
+    import json
+    records, good = deploys_jsonl(tmp_path), dict(DEPLOY_RECORD)
+    bad = [{"proofs": 5}, {"duration_s": "12"}, {"hosts": [["ops"]]}, {"started": 1e300}, {"after": {"ops": ["x"]}},
+           {"host_states": ["ops"]}, {"before": {"ops": {"a": 1}}}, {"rolled_back": 7, "failed_check": "c"}]
+    lines = [json.dumps({**good, "id": f"bad-{n}", **edit}) for n, edit in enumerate(bad)] + [json.dumps(good)]
+    records.write_text("\n".join(lines) + "\n")
+    listed = history_listing_only_the_good_record(tmp_path)
+    assert listed.stderr.startswith(f"clustergate deploy: {len(bad)} lines of {records} are no deploy record"), listed.stderr
     as_json = clustergate("deploy", "--history", "--json", "--home", str(tmp_path / "home"))
     assert as_json.returncode == 0 and [r["id"] for r in json.loads(as_json.stdout)] == [good["id"]], as_json.stdout
 

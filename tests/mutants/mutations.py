@@ -4511,8 +4511,8 @@ MUTATIONS: list[Mutation] = [
         "deploy --history shows BEFORE `-` for a host the deploy never read (refused first), `(nothing)` only for one "
         "read as running nothing (s22)",
         "launcher/deploy.py",
-        "            before = (r[\"before\"][host] or \"(nothing)\") if host in r[\"before\"] else \"-\"  # \"-\": never read\n",
-        "            before = r[\"before\"].get(host) or \"(nothing)\"\n",
+        "        before = (r[\"before\"][host] or \"(nothing)\") if host in r[\"before\"] else \"-\"  # \"-\": never read\n",
+        "        before = r[\"before\"].get(host) or \"(nothing)\"\n",
         ("tests/test_multihost_deploy_attack.py::"
          "test_history_of_a_deploy_refused_before_it_read_the_hosts_does_not_say_they_ran_nothing",)),
     Mutation(
@@ -10524,7 +10524,8 @@ MUTATIONS: list[Mutation] = [
         "`deploy --history` skips and counts, on stderr, the lines of deploys.jsonl that are no deploy record: taken "
         "as records, a hand-edited or damaged line ended the listing in a traceback - opcli",
         "launcher/deploy.py",
-        "        if not (isinstance(record, dict) and all(isinstance(record.get(k), t) for k, t in RECORD_FIELDS.items())):\n",
+        "        if not (isinstance(record, dict) and all(isinstance(record.get(k), t) for k, t in RECORD_FIELDS.items())\n"
+        "                and _listable(record)):\n",
         "        if record is None:\n",
         ("tests/test_opcli_review.py::"
          "test_deploy_history_skips_and_counts_records_no_deploy_wrote_instead_of_a_traceback",)),
@@ -10538,6 +10539,14 @@ MUTATIONS: list[Mutation] = [
         "            if False:\n",
         ("tests/test_opcli_review.py::"
          "test_a_supervisord_of_no_clustergate_home_answering_on_the_homes_socket_is_left_alone",)),
+    Mutation(
+        "deploy_history_lists_fields_no_deploy_writes",
+        "`deploy --history` skips a JSON line whose fields it lists hold what no deploy writes (`\"proofs\": 5`, a "
+        "`started` past any time): listed, the whole history ended in a TypeError or OverflowError traceback - revopcli",
+        "launcher/deploy.py",
+        "                and _listable(record)):\n",
+        "                and True):\n",
+        ("tests/test_opcli_review.py::test_deploy_history_skips_json_records_whose_fields_hold_what_no_deploy_writes",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
