@@ -182,6 +182,30 @@ def test_a_proof_given_the_topology_of_another_system_than_its_home_runs_is_refu
     assert same.returncode == 0, same.stdout + same.stderr  # the file it was started from is that system
 
 
+def test_a_proof_given_the_file_its_home_was_started_from_with_a_relative_ipc_gate_is_not_called_another_system(
+        tmp_path: Path) -> None:
+    # revopcli: `up` moves a relative ipc:// endpoint under HOME/run/ipc/ in the running copy; the proof's check compared
+    # FILE's text with it and said FILE "is not the system HOME runs", of the very file HOME was started from. A proof
+    # given FILE reaches FILE's endpoints as written (relative to its own directory, no gate there): it is still
+    # refused, naming why, and the running copy is proved.
+    data = retarget(demo_topology_data())
+    data["actors"]["gate"]["sockets"]["proposals"]["bind"] = "ipc://gate-proposals.sock"
+    topology, home = write_topology(tmp_path / "ipc.yaml", data), tmp_path / "home"
+    up = clustergate("up", str(topology), "--home", str(home))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        proof = clustergate("proof", "readiness", "--home", str(home), "--topology", str(topology))
+        assert proof.returncode == 2 and "Traceback" not in proof.stderr, proof.stdout + proof.stderr
+        assert proof.stdout == (f"FAIL  topology: {topology} is the system {home} runs, but its gate gate at "
+                                f"ipc://gate-proposals.sock runs at ipc://{home}/run/ipc/gate-proposals.sock (`up` moves a "
+                                f"relative ipc:// path under the home's run/ipc/), which a proof given {topology} would "
+                                f"not reach: give {home / 'run' / 'topology.yaml'}, or leave --topology out\n"), proof.stdout
+        running = clustergate("proof", "readiness", "--home", str(home))
+        assert running.returncode == 0, running.stdout + running.stderr
+    finally:
+        clustergate("down", "--home", str(home))
+
+
 # A record as a deploy writes it (launcher/deploy.py), and the line `deploy --history` lists for it.
 DEPLOY_RECORD = {"id": "20261207T080000Z-1", "pid": 1, "started": 1796630400, "file": "/desk/next.yaml",
                  "topology": "desk", "hosts": ["ops"], "before": {"ops": None}, "after": {"ops": "desk"}, "proofs": [],

@@ -10547,6 +10547,16 @@ MUTATIONS: list[Mutation] = [
         "                and _listable(record)):\n",
         "                and True):\n",
         ("tests/test_opcli_review.py::test_deploy_history_skips_json_records_whose_fields_hold_what_no_deploy_writes",)),
+    Mutation(
+        "proof_calls_the_file_its_home_runs_another_system_for_a_relative_ipc_gate",
+        "a proof given the file its home was started from, whose gate binds a relative ipc:// path (`up` moves it under "
+        "run/ipc/), is refused naming that move: said to be another system, or run against an endpoint nothing binds "
+        "- revopcli",
+        "proofs/common.py",
+        "    if moved:  # the file the home was started from",
+        "    if False:  # the file the home was started from",
+        ("tests/test_opcli_review.py::"
+         "test_a_proof_given_the_file_its_home_was_started_from_with_a_relative_ipc_gate_is_not_called_another_system",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
