@@ -206,6 +206,29 @@ def test_a_proof_given_the_file_its_home_was_started_from_with_a_relative_ipc_ga
         clustergate("down", "--home", str(home))
 
 
+def test_an_up_whose_reader_goes_away_waits_for_readiness_to_its_end_and_exits_with_its_own_code(
+        tmp_path: Path) -> None:
+    # revopcli: `up FILE | head -1` ended at the first "[n/m ready]" line after the reader went (BrokenPipeError, exit
+    # 141), while the programs it restarted were still starting: its readiness never checked, where opcli's docs say
+    # `up` goes on to its end whatever its output does.
+    data = retarget(demo_topology_data())
+    home = tmp_path / "home"
+    first = clustergate("up", str(write_topology(tmp_path / "t.yaml", data)), "--home", str(home))
+    try:
+        assert first.returncode == 0, first.stdout + first.stderr
+        data["actors"]["gate"]["settings"]["freshness_s"] += 1  # the gate (and what reads it) restarted
+        env = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_REDIS_PASSWORD"}
+        up = subprocess.Popen([PYTHON, "-m", "launcher", "up", str(write_topology(tmp_path / "t2.yaml", data)), "--home",
+                               str(home)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        assert up.stdout is not None and up.stdout.readline().startswith("updated demo: ")
+        up.stdout.close()  # the reader is gone: every later line is EPIPE
+        assert up.wait(120) == 0, up.stderr.read() if up.stderr else ""
+        status = clustergate("status", "--home", str(home), "--json")
+        assert status.returncode == 0, status.stdout + status.stderr
+    finally:
+        clustergate("down", "--home", str(home))
+
+
 # A record as a deploy writes it (launcher/deploy.py), and the line `deploy --history` lists for it.
 DEPLOY_RECORD = {"id": "20261207T080000Z-1", "pid": 1, "started": 1796630400, "file": "/desk/next.yaml",
                  "topology": "desk", "hosts": ["ops"], "before": {"ops": None}, "after": {"ops": "desk"}, "proofs": [],

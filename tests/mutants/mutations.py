@@ -10557,6 +10557,16 @@ MUTATIONS: list[Mutation] = [
         "    if False:  # the file the home was started from",
         ("tests/test_opcli_review.py::"
          "test_a_proof_given_the_file_its_home_was_started_from_with_a_relative_ipc_gate_is_not_called_another_system",)),
+    Mutation(
+        "up_whose_reader_goes_away_stops_waiting_for_readiness",
+        "`up FILE | head -1` waits for every program to be ready and exits with its own code, its lines sent to "
+        "/dev/null once the reader is gone: the next [n/m ready] line raised, exit 141, readiness never checked "
+        "- revopcli",
+        "launcher/supervise.py",
+        "            tell(line, out)\n            last_line = line\n",
+        "            print(line, file=out, flush=True)\n            last_line = line\n",
+        ("tests/test_opcli_review.py::"
+         "test_an_up_whose_reader_goes_away_waits_for_readiness_to_its_end_and_exits_with_its_own_code",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
