@@ -317,7 +317,8 @@ def read_history(home: Home) -> tuple[list[dict[str, Any]], int]:
             record = json.loads(line)
         except json.JSONDecodeError:
             record = None
-        if not (isinstance(record, dict) and all(isinstance(record.get(k), t) for k, t in RECORD_FIELDS.items())):
+        if not (isinstance(record, dict) and all(isinstance(record.get(k), t) for k, t in RECORD_FIELDS.items())
+                and _listable(record)):
             skipped += 1
             continue
         by_id[str(record.get("id") or f"line-{n}")] = record
@@ -343,22 +344,39 @@ def cmd_history(args: argparse.Namespace) -> int:
         return 0
     print(f"{'STARTED (UTC)':<21}{'OUTCOME':<13}{'SECONDS':<9}{'HOST':<10}{'BEFORE':<18}{'AFTER':<18}{'FILE'}")
     for r in records:
-        started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r["started"]))
-        for i, host in enumerate(r["hosts"]):
-            seconds = f"{r['duration_s']:.1f}" if "duration_s" in r else "-"
-            lead = (f"{started:<21}{r['outcome']:<13}{seconds:<9}" if i == 0 else " " * 43)
-            state = (r.get("host_states") or {}).get(host)
-            before = (r["before"][host] or "(nothing)") if host in r["before"] else "-"  # "-": never read
-            print(f"{lead}{host:<10}{before:<18}{r['after'].get(host) or '-':<18}"
-                  f"{r['file'] if i == 0 else ''}" + (f"  [{state}]" if state else ""))
-        if r.get("refused"):
-            print(f"{'':<21}refused: {r['refused']}")
-        if r.get("failed_check"):
-            print(f"{'':<21}failed: {r['failed_check']} on {r.get('failed_host')}; rolled back "
-                  f"{', '.join(r.get('rolled_back') or []) or 'nothing'}")
-        for path in r.get("proofs", []):
-            print(f"{'':<21}proof {path}")
+        for line in record_lines(r):
+            print(line)
     return 0
+
+
+def record_lines(r: dict[str, Any]) -> list[str]:
+    """A deploy record as `deploy --history` lists it: a line per host, then what was refused, failed and proved."""
+    lines = []
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r["started"]))
+    for i, host in enumerate(r["hosts"]):
+        seconds = f"{r['duration_s']:.1f}" if "duration_s" in r else "-"
+        lead = (f"{started:<21}{r['outcome']:<13}{seconds:<9}" if i == 0 else " " * 43)
+        state = (r.get("host_states") or {}).get(host)
+        before = (r["before"][host] or "(nothing)") if host in r["before"] else "-"  # "-": never read
+        lines.append(f"{lead}{host:<10}{before:<18}{r['after'].get(host) or '-':<18}"
+                     f"{r['file'] if i == 0 else ''}" + (f"  [{state}]" if state else ""))
+    if r.get("refused"):
+        lines.append(f"{'':<21}refused: {r['refused']}")
+    if r.get("failed_check"):
+        lines.append(f"{'':<21}failed: {r['failed_check']} on {r.get('failed_host')}; rolled back "
+                     f"{', '.join(r.get('rolled_back') or []) or 'nothing'}")
+    lines.extend(f"{'':<21}proof {path}" for path in r.get("proofs", []))
+    return lines
+
+
+def _listable(record: dict[str, Any]) -> bool:
+    """record_lines can list it: a field beside those RECORD_FIELDS checks holding what no deploy writes (a hand
+    edit's `"proofs": 5`, a `started` past any time) ended the whole listing in a traceback (revopcli)."""
+    try:
+        record_lines(record)
+    except (TypeError, ValueError, OverflowError, AttributeError, KeyError):
+        return False
+    return True
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:

@@ -1240,7 +1240,7 @@ def last_log_line(path: Path) -> str:
     return lines[-1] if lines else ""
 
 
-def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: float, out: Any = sys.stdout) -> bool:
+def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: float, out: Any = None) -> bool:
     """Poll until every program is ready; on failure print the logs' last lines, with the Redis
     password (which a log may echo) replaced by ***."""
     secrets = [topo.redis.password or ""]
@@ -1263,15 +1263,15 @@ def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: flo
             # exit status for a program that exits within its start window, hence the log's last line.
             if info and (state == "FATAL" or (state in ("BACKOFF", "EXITED") and (
                     info.get("exitstatus") == EXIT_BAD_INPUT or last_log_line(home.log_of(name)) == EXIT_BAD_INPUT_LINE))):
-                print(redact(f"FAILED: program {name} is {state} ({info.get('spawnerr') or info.get('description')})", secrets), file=out)
-                print(f"--- last lines of {home.log_of(name)} ---\n{redact(tail(home.log_of(name)), secrets)}", file=out)
+                tell(redact(f"FAILED: program {name} is {state} ({info.get('spawnerr') or info.get('description')})", secrets), out)
+                tell(f"--- last lines of {home.log_of(name)} ---\n{redact(tail(home.log_of(name)), secrets)}", out)
                 return False
             # Restarted by supervisord in vain while another process holds what it binds: said now, not at the timeout.
             held = _held_by_others(sup, topo, home, info) if info and state in RESTARTING_STATES else []
             if held:
-                print(f"FAILED: program {name} cannot bind {'; '.join(held)} (supervisord keeps restarting it, in "
-                      f"vain while it is held)", file=out)
-                print(f"--- last lines of {home.log_of(name)} ---\n{redact(tail(home.log_of(name)), secrets)}", file=out)
+                tell(f"FAILED: program {name} cannot bind {'; '.join(held)} (supervisord keeps restarting it, in "
+                     f"vain while it is held)", out)
+                tell(f"--- last lines of {home.log_of(name)} ---\n{redact(tail(home.log_of(name)), secrets)}", out)
                 return False
             if state != "RUNNING":
                 waiting.append(f"{name} ({state.lower()})")
@@ -1282,15 +1282,15 @@ def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: flo
         done = len(names) - len(waiting)
         line = f"[{done}/{len(names)} ready] " + ("waiting for " + ", ".join(waiting) if waiting else "all ready")
         if line != last_line:
-            print(line, file=out, flush=True)
+            tell(line, out)
             last_line = line
         if not waiting:
             return True
         if time.monotonic() > deadline:
-            print(f"FAILED: not ready after {timeout_s:.0f} s: {', '.join(waiting)}", file=out)
+            tell(f"FAILED: not ready after {timeout_s:.0f} s: {', '.join(waiting)}", out)
             for entry in waiting:
                 name = entry.split(" ")[0]
-                print(f"--- last lines of {home.log_of(name)} ---\n{redact(tail(home.log_of(name)), secrets)}", file=out)
+                tell(f"--- last lines of {home.log_of(name)} ---\n{redact(tail(home.log_of(name)), secrets)}", out)
             return False
         time.sleep(0.2)
 

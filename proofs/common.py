@@ -29,8 +29,9 @@ from launcher.redis_conn import connect
 from launcher.client import GateClient, GateUnavailable, gate_endpoints
 from launcher.overview import first, labelled
 from launcher.schema import SchemaError
-from launcher.supervise import (REDIS_PROGRAM, Home, LaunchError, Supervisor, tell, home_from, redis_program_names,
-                                running_topology_path, scrape, signal_name, timeout_seconds, home_option)
+from launcher.supervise import (REDIS_PROGRAM, Home, LaunchError, Supervisor, tell, home_from, in_home,
+                                redis_program_names, running_topology_path, scrape, signal_name, timeout_seconds,
+                                home_option)
 from launcher.topology import RESERVED_PROGRAM_PREFIX, Topology, load_running_copy, load_to_run
 
 # The last report run_proof wrote in this process, and its failed checks (deploy records them).
@@ -355,12 +356,21 @@ def other_system(given: Path, home: Home) -> str | None:
         where.update({f"{n} metrics on port": str(topo.actor(n).metrics_port) for n in topo.actors})
         return where
 
-    theirs = places(running)
+    theirs, moved = places(running), None
     for what, at in places(mine).items():
-        if theirs.get(what) != at:
-            held = f"the home's at {theirs[what]}" if what in theirs else "the home runs none"
-            return (f"{given} is not the system {home.root} runs (its {what} {at}, {held}): give {home.topology}, or "
-                    f"leave --topology out")
+        if theirs.get(what) == at:
+            continue
+        if theirs.get(what) == in_home(at, home) and what.startswith("gate "):
+            moved = moved or (what, at)
+            continue
+        held = f"the home's at {theirs[what]}" if what in theirs else "the home runs none"
+        return (f"{given} is not the system {home.root} runs (its {what} {at}, {held}): give {home.topology}, or "
+                f"leave --topology out")
+    if moved:  # the file the home was started from: it was called another system (revopcli)
+        what, at = moved
+        return (f"{given} is the system {home.root} runs, but its {what} {at} runs at {in_home(at, home)} (`up` moves a "
+                f"relative ipc:// path under the home's run/ipc/), which a proof given {given} would not reach: give "
+                f"{home.topology}, or leave --topology out")
     return None
 
 

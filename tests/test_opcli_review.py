@@ -182,23 +182,100 @@ def test_a_proof_given_the_topology_of_another_system_than_its_home_runs_is_refu
     assert same.returncode == 0, same.stdout + same.stderr  # the file it was started from is that system
 
 
-def test_deploy_history_skips_and_counts_records_no_deploy_wrote_instead_of_a_traceback(tmp_path: Path) -> None:
-    # A line cut short by a crash was skipped; one that is JSON but no record (a hand edit, `5`, `{}`) or bytes that
-    # are not UTF-8 (a disk's damage) ended `deploy --history` in a KeyError, AttributeError or UnicodeDecodeError
-    # traceback: the history an operator reads after a failed deploy, unreadable whole for one bad line.
+def test_a_proof_given_the_file_its_home_was_started_from_with_a_relative_ipc_gate_is_not_called_another_system(
+        tmp_path: Path) -> None:
+    # revopcli: `up` moves a relative ipc:// endpoint under HOME/run/ipc/ in the running copy; the proof's check compared
+    # FILE's text with it and said FILE "is not the system HOME runs", of the very file HOME was started from. A proof
+    # given FILE reaches FILE's endpoints as written (relative to its own directory, no gate there): it is still
+    # refused, naming why, and the running copy is proved.
+    data = retarget(demo_topology_data())
+    data["actors"]["gate"]["sockets"]["proposals"]["bind"] = "ipc://gate-proposals.sock"
+    topology, home = write_topology(tmp_path / "ipc.yaml", data), tmp_path / "home"
+    up = clustergate("up", str(topology), "--home", str(home))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        proof = clustergate("proof", "readiness", "--home", str(home), "--topology", str(topology))
+        assert proof.returncode == 2 and "Traceback" not in proof.stderr, proof.stdout + proof.stderr
+        assert proof.stdout == (f"FAIL  topology: {topology} is the system {home} runs, but its gate gate at "
+                                f"ipc://gate-proposals.sock runs at ipc://{home}/run/ipc/gate-proposals.sock (`up` moves a "
+                                f"relative ipc:// path under the home's run/ipc/), which a proof given {topology} would "
+                                f"not reach: give {home / 'run' / 'topology.yaml'}, or leave --topology out\n"), proof.stdout
+        running = clustergate("proof", "readiness", "--home", str(home))
+        assert running.returncode == 0, running.stdout + running.stderr
+    finally:
+        clustergate("down", "--home", str(home))
+
+
+def test_an_up_whose_reader_goes_away_waits_for_readiness_to_its_end_and_exits_with_its_own_code(
+        tmp_path: Path) -> None:
+    # revopcli: `up FILE | head -1` ended at the first "[n/m ready]" line after the reader went (BrokenPipeError, exit
+    # 141), while the programs it restarted were still starting: its readiness never checked, where opcli's docs say
+    # `up` goes on to its end whatever its output does.
+    data = retarget(demo_topology_data())
+    home = tmp_path / "home"
+    first = clustergate("up", str(write_topology(tmp_path / "t.yaml", data)), "--home", str(home))
+    try:
+        assert first.returncode == 0, first.stdout + first.stderr
+        data["actors"]["gate"]["settings"]["freshness_s"] += 1  # the gate (and what reads it) restarted
+        env = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_REDIS_PASSWORD"}
+        up = subprocess.Popen([PYTHON, "-m", "launcher", "up", str(write_topology(tmp_path / "t2.yaml", data)), "--home",
+                               str(home)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        assert up.stdout is not None and up.stdout.readline().startswith("updated demo: ")
+        up.stdout.close()  # the reader is gone: every later line is EPIPE
+        assert up.wait(120) == 0, up.stderr.read() if up.stderr else ""
+        status = clustergate("status", "--home", str(home), "--json")
+        assert status.returncode == 0, status.stdout + status.stderr
+    finally:
+        clustergate("down", "--home", str(home))
+
+
+# A record as a deploy writes it (launcher/deploy.py), and the line `deploy --history` lists for it.
+DEPLOY_RECORD = {"id": "20261207T080000Z-1", "pid": 1, "started": 1796630400, "file": "/desk/next.yaml",
+                 "topology": "desk", "hosts": ["ops"], "before": {"ops": None}, "after": {"ops": "desk"}, "proofs": [],
+                 "outcome": "applied", "host_states": {"ops": "proved"}, "duration_s": 12.5}
+
+
+def deploys_jsonl(tmp_path: Path) -> Path:
     records = tmp_path / "home" / "run" / "deploys" / "deploys.jsonl"
     records.parent.mkdir(parents=True)
-    good = {"id": "20261207T080000Z-1", "pid": 1, "started": 1796630400, "file": "/desk/next.yaml", "topology": "desk",
-            "hosts": ["ops"], "before": {"ops": None}, "after": {"ops": "desk"}, "proofs": [], "outcome": "applied",
-            "host_states": {"ops": "proved"}, "duration_s": 12.5}
-    import json
-    records.write_bytes(b'{"id": "x"}\n5\n\xff\xfe\n{"id": "cut' + b"\n" + json.dumps(good).encode() + b"\n")
+    return records
+
+
+def history_listing_only_the_good_record(tmp_path: Path) -> subprocess.CompletedProcess:
     listed = clustergate("deploy", "--history", "--home", str(tmp_path / "home"))
     assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stdout + listed.stderr
     assert listed.stdout.splitlines()[1:] == ["2026-12-07T08:00:00Z applied      12.5     ops       (nothing)         desk"
                                               "              /desk/next.yaml  [proved]"], listed.stdout
+    return listed
+
+
+def test_deploy_history_skips_and_counts_records_no_deploy_wrote_instead_of_a_traceback(tmp_path: Path) -> None:
+    # A line cut short by a crash was skipped; one that is JSON but no record (a hand edit, `5`, `{}`) or bytes that
+    # are not UTF-8 (a disk's damage) ended `deploy --history` in a KeyError, AttributeError or UnicodeDecodeError
+    # traceback: the history an operator reads after a failed deploy, unreadable whole for one bad line.
+    records, good = deploys_jsonl(tmp_path), dict(DEPLOY_RECORD)
+    import json
+    records.write_bytes(b'{"id": "x"}\n5\n\xff\xfe\n{"id": "cut' + b"\n" + json.dumps(good).encode() + b"\n")
+    listed = history_listing_only_the_good_record(tmp_path)
     assert listed.stderr == (f"clustergate deploy: 4 lines of {records} are no deploy record (cut short by a crash, or "
                              f"not written by a deploy): not listed\n"), listed.stderr
+    as_json = clustergate("deploy", "--history", "--json", "--home", str(tmp_path / "home"))
+    assert as_json.returncode == 0 and [r["id"] for r in json.loads(as_json.stdout)] == [good["id"]], as_json.stdout
+
+
+def test_deploy_history_skips_json_records_whose_fields_hold_what_no_deploy_writes(tmp_path: Path) -> None:
+    # revopcli: the fields opcli checked had the types a deploy writes, the rest of each line was listed as it was:
+    # a hand edit's `"proofs": 5`, `"duration_s": "12"`, `"hosts": [["ops"]]`, a `started` past any time, an `after`
+    # holding a list, `"host_states": ["ops"]`, each still ended the whole listing in a TypeError, ValueError, OverflowError
+    # or AttributeError traceback, exit 1.
+    import json
+    records, good = deploys_jsonl(tmp_path), dict(DEPLOY_RECORD)
+    bad = [{"proofs": 5}, {"duration_s": "12"}, {"hosts": [["ops"]]}, {"started": 1e300}, {"after": {"ops": ["x"]}},
+           {"host_states": ["ops"]}, {"before": {"ops": {"a": 1}}}, {"rolled_back": 7, "failed_check": "c"}]
+    lines = [json.dumps({**good, "id": f"bad-{n}", **edit}) for n, edit in enumerate(bad)] + [json.dumps(good)]
+    records.write_text("\n".join(lines) + "\n")
+    listed = history_listing_only_the_good_record(tmp_path)
+    assert listed.stderr.startswith(f"clustergate deploy: {len(bad)} lines of {records} are no deploy record"), listed.stderr
     as_json = clustergate("deploy", "--history", "--json", "--home", str(tmp_path / "home"))
     assert as_json.returncode == 0 and [r["id"] for r in json.loads(as_json.stdout)] == [good["id"]], as_json.stdout
 

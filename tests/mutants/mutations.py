@@ -4511,8 +4511,8 @@ MUTATIONS: list[Mutation] = [
         "deploy --history shows BEFORE `-` for a host the deploy never read (refused first), `(nothing)` only for one "
         "read as running nothing (s22)",
         "launcher/deploy.py",
-        "            before = (r[\"before\"][host] or \"(nothing)\") if host in r[\"before\"] else \"-\"  # \"-\": never read\n",
-        "            before = r[\"before\"].get(host) or \"(nothing)\"\n",
+        "        before = (r[\"before\"][host] or \"(nothing)\") if host in r[\"before\"] else \"-\"  # \"-\": never read\n",
+        "        before = r[\"before\"].get(host) or \"(nothing)\"\n",
         ("tests/test_multihost_deploy_attack.py::"
          "test_history_of_a_deploy_refused_before_it_read_the_hosts_does_not_say_they_ran_nothing",)),
     Mutation(
@@ -10524,7 +10524,8 @@ MUTATIONS: list[Mutation] = [
         "`deploy --history` skips and counts, on stderr, the lines of deploys.jsonl that are no deploy record: taken "
         "as records, a hand-edited or damaged line ended the listing in a traceback - opcli",
         "launcher/deploy.py",
-        "        if not (isinstance(record, dict) and all(isinstance(record.get(k), t) for k, t in RECORD_FIELDS.items())):\n",
+        "        if not (isinstance(record, dict) and all(isinstance(record.get(k), t) for k, t in RECORD_FIELDS.items())\n"
+        "                and _listable(record)):\n",
         "        if record is None:\n",
         ("tests/test_opcli_review.py::"
          "test_deploy_history_skips_and_counts_records_no_deploy_wrote_instead_of_a_traceback",)),
@@ -10622,6 +10623,34 @@ MUTATIONS: list[Mutation] = [
         "Redis memory and capacity).",
         ("tests/test_permitonce_review.py::"
          "test_the_redis_memory_alert_names_the_permitted_plan_markers_and_that_a_lower_ttl_frees_none_at_once",)),
+    Mutation(
+        "deploy_history_lists_fields_no_deploy_writes",
+        "`deploy --history` skips a JSON line whose fields it lists hold what no deploy writes (`\"proofs\": 5`, a "
+        "`started` past any time): listed, the whole history ended in a TypeError or OverflowError traceback - revopcli",
+        "launcher/deploy.py",
+        "                and _listable(record)):\n",
+        "                and True):\n",
+        ("tests/test_opcli_review.py::test_deploy_history_skips_json_records_whose_fields_hold_what_no_deploy_writes",)),
+    Mutation(
+        "proof_calls_the_file_its_home_runs_another_system_for_a_relative_ipc_gate",
+        "a proof given the file its home was started from, whose gate binds a relative ipc:// path (`up` moves it under "
+        "run/ipc/), is refused naming that move: said to be another system, or run against an endpoint nothing binds "
+        "- revopcli",
+        "proofs/common.py",
+        "    if moved:  # the file the home was started from",
+        "    if False:  # the file the home was started from",
+        ("tests/test_opcli_review.py::"
+         "test_a_proof_given_the_file_its_home_was_started_from_with_a_relative_ipc_gate_is_not_called_another_system",)),
+    Mutation(
+        "up_whose_reader_goes_away_stops_waiting_for_readiness",
+        "`up FILE | head -1` waits for every program to be ready and exits with its own code, its lines sent to "
+        "/dev/null once the reader is gone: the next [n/m ready] line raised, exit 141, readiness never checked "
+        "- revopcli",
+        "launcher/supervise.py",
+        "            tell(line, out)\n            last_line = line\n",
+        "            print(line, file=out, flush=True)\n            last_line = line\n",
+        ("tests/test_opcli_review.py::"
+         "test_an_up_whose_reader_goes_away_waits_for_readiness_to_its_end_and_exits_with_its_own_code",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
