@@ -868,7 +868,8 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
     keep = decisions.append if decision_sink is None else decision_sink
     for decision in decisions_of(settings, proposals if proposals is not None else grid_proposals(
             symbols, prices.first_ts, last_priced_publish, proposal_every * cadence, settings.gate.kill_score_hard),
-            grid.first_slot, publish, ready, stress, vol, in_matrix, positions, marks):
+            grid.first_slot, publish, ready, stress, vol, in_matrix, positions, marks,
+            plan_ids_unique=proposals is None):
         tally.add(decision)
         keep(decision)
     info = {"file_rows": prices.rows, "form": prices.form, "ts_unit": prices.ts_unit,
@@ -907,7 +908,8 @@ def decide_all(settings: Settings, proposals: Iterable[ProposalRow], first_slot:
 
 def decisions_of(settings: Settings, proposals: Iterable[ProposalRow], first_slot: int, publish: np.ndarray,
                  ready: np.ndarray, stress: np.ndarray, vol: np.ndarray, in_matrix: np.ndarray,
-                 positions: PositionRows | None, marks: np.ndarray | None) -> Iterator[dict[str, Any]]:
+                 positions: PositionRows | None, marks: np.ndarray | None,
+                 plan_ids_unique: bool = False) -> Iterator[dict[str, Any]]:
     """Every proposal in time order through actors.policy.evaluate_batch, with the state published
     at or before its time, the positions held then, the cooldowns earlier decisions set (for
     cooldown_ttl_s), and the plan_id rules of the permit issuer (same plan_id and proposal within its
@@ -916,7 +918,9 @@ def decisions_of(settings: Settings, proposals: Iterable[ProposalRow], first_slo
     time, DECIDE_CHUNK proposals read ahead; a recorded decision is forgotten once its TTL has passed, as the
     issuer's key expires, so memory follows the proposals within a decision TTL, not the file, and the permitted
     plan_ids within permitted_plan_ttl_s (one a permit: a cooldown steps a proposal down one step, so a symbol
-    can get several permits within cooldown_ttl_s)."""
+    can get several permits within cooldown_ttl_s). plan_ids_unique (the grid's proposals, grid-N-SYMBOL: none comes
+    twice) keeps no permitted plan_id: none can come back, and a month of them was most of a grid run's memory
+    (test_backtest_counts: 17.4 against 6.7 MB, session 43)."""
     g, pi = settings.gate, settings.permit_issuer
     symbols = settings.symbols
     k = len(symbols)
@@ -1002,8 +1006,9 @@ def decisions_of(settings: Settings, proposals: Iterable[ProposalRow], first_slo
             if decision["final_action"] != HOLD:
                 cooldown_until[proposal.symbol] = t + pi.cooldown_ttl_s
                 decision["permit"] = True
-                permitted[proposal.plan_id] = t + pi.permitted_plan_ttl_s
-                heapq.heappush(permitted_expiries, (t + pi.permitted_plan_ttl_s, proposal.plan_id))
+                if not plan_ids_unique:
+                    permitted[proposal.plan_id] = t + pi.permitted_plan_ttl_s
+                    heapq.heappush(permitted_expiries, (t + pi.permitted_plan_ttl_s, proposal.plan_id))
             ttl = pi.decision_ttl_s if decision["final_action"] != HOLD else pi.hold_decision_ttl_s
             recorded[proposal.plan_id] = (identity, decision, t + ttl)
             heapq.heappush(expiries, (t + ttl, proposal.plan_id))

@@ -10651,6 +10651,14 @@ MUTATIONS: list[Mutation] = [
         "            print(line, file=out, flush=True)\n            last_line = line\n",
         ("tests/test_opcli_review.py::"
          "test_an_up_whose_reader_goes_away_waits_for_readiness_to_its_end_and_exits_with_its_own_code",)),
+    Mutation(
+        "a_grid_backtest_keeps_its_permitted_plan_ids",
+        "a backtest of the grid's proposals (grid-N-SYMBOL, none twice) keeps no permitted plan_id for "
+        "permitted_plan_ttl_s: kept, a month of them was most of the run's memory (17.4 against 6.7 MB; session 43)",
+        "launcher/backtest.py",
+        "            plan_ids_unique=proposals is None):\n",
+        "            plan_ids_unique=False):\n",
+        ("tests/test_backtest_counts.py::test_the_grid_of_proposals_is_made_as_it_is_decided_not_held_whole",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
