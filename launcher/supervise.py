@@ -192,7 +192,19 @@ def home_option(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError(f"{text!r} is blank: give the home's directory, or leave --home out for "
                                          f"$CLUSTERGATE_HOME, else the repo root")
+    if not is_utf8(text):  # supervisord's config and socket path hold it as text: `up` failed writing them, exit 1
+        raise argparse.ArgumentTypeError(f"{printable(text)!r} is not valid UTF-8: supervisord's config names the "
+                                         f"home as text; give a directory whose path is UTF-8")
     return text
+
+
+def is_utf8(text: str) -> bool:
+    """Whether text (a path or argument as Python decoded it) was valid UTF-8: bytes that were not are lone surrogates."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def home_root_option(text: str) -> str:

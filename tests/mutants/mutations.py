@@ -10659,6 +10659,15 @@ MUTATIONS: list[Mutation] = [
         "            plan_ids_unique=proposals is None):\n",
         "            plan_ids_unique=False):\n",
         ("tests/test_backtest_counts.py::test_the_grid_of_proposals_is_made_as_it_is_decided_not_held_whole",)),
+    Mutation(
+        "a_home_that_is_not_utf8_is_taken",
+        "--home whose path is not UTF-8 is refused as bad input, exit 2, naming it (was: `up` failed writing "
+        "supervisord.conf, exit 1) - minorcli",
+        "launcher/supervise.py",
+        "    if not is_utf8(text):  # supervisord's config",
+        "    if False:  # supervisord's config",
+        ("tests/test_minorcli_review.py::"
+         "test_a_home_that_is_not_utf8_is_refused_as_bad_input_by_every_command_that_takes_one",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

@@ -1,0 +1,29 @@
+"""Minor CLI defects a review reproduced against real processes and left (minorcli): each refusal names what is wrong,
+with the CLI's exit codes (2 bad input, 1 the operation failed)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from helpers import PYTHON, REPO, demo_topology_data, retarget, write_topology
+
+
+def clustergate(*args: str | bytes, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_REDIS_PASSWORD"}
+    return subprocess.run([PYTHON, "-m", "launcher", *args], cwd=REPO, capture_output=True, text=True,
+                          errors="replace", timeout=timeout, env={**env, **kwargs.pop("env", {})}, **kwargs)
+
+
+def test_a_home_that_is_not_utf8_is_refused_as_bad_input_by_every_command_that_takes_one(tmp_path: Path) -> None:
+    # `up --home $'/x\xff'` exited 1 once it came to write supervisord.conf ("text that is not valid UTF-8"), the code
+    # of a failed operation, for an argument no command can use: supervisord's config and its socket path are text.
+    topology = write_topology(tmp_path / "demo.yaml", retarget(demo_topology_data()))
+    home = os.fsencode(tmp_path) + b"/homes/x\xff"
+    for command in (["up", str(topology)], ["down"], ["status"], ["deploy-lock"]):
+        done = clustergate(*command, b"--home", home, stdin=subprocess.DEVNULL)
+        assert done.returncode == 2 and done.stdout == "", (command, done.stdout + done.stderr)
+        assert "--home" in done.stderr and "not valid UTF-8" in done.stderr, (command, done.stderr)
+        assert "Traceback" not in done.stderr, done.stderr
+    assert sorted(tmp_path.iterdir()) == [topology]
