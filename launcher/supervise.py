@@ -207,6 +207,14 @@ def is_utf8(text: str) -> bool:
     return True
 
 
+def sha256_option(text: str) -> str:
+    """--expect-sha256 (an argparse type): 64 hexadecimal digits, as `deploy` passes them; anything else was compared
+    and called an edited file (a blank one turned the check off)."""
+    if len(text) != 64 or not all(c in "0123456789abcdefABCDEF" for c in text):
+        raise argparse.ArgumentTypeError(f"{printable(text, 80)!r} is not a SHA-256 (64 hexadecimal digits)")
+    return text.lower()
+
+
 def home_root_option(text: str) -> str:
     """--home-root (an argparse type): a blank one is refused, not read as none (each host's home then defaulted)."""
     if not text.strip():
@@ -3099,7 +3107,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                           "name) in this home; without it `up` refuses")
     p.add_argument("--deploy-id", metavar="ID", help="refuse (exit 2, nothing changed) unless deploy ID holds this "
                                                     "host's run/deploying.lock: `deploy` passes its id")
-    p.add_argument("--expect-sha256", metavar="HEX", help="refuse (exit 2, nothing changed) unless FILE's text has this "
+    p.add_argument("--expect-sha256", metavar="HEX", type=sha256_option, help="refuse (exit 2, nothing changed) unless FILE's text has this "
                                                           "SHA-256: `deploy` passes the hash of the text it validated")
     home_arg(p)
     host_arg(p)

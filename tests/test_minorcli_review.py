@@ -27,3 +27,15 @@ def test_a_home_that_is_not_utf8_is_refused_as_bad_input_by_every_command_that_t
         assert "--home" in done.stderr and "not valid UTF-8" in done.stderr, (command, done.stderr)
         assert "Traceback" not in done.stderr, done.stderr
     assert sorted(tmp_path.iterdir()) == [topology]
+
+
+def test_an_expected_sha256_that_is_not_one_is_refused_naming_the_value_not_called_an_edited_file(tmp_path: Path) -> None:
+    # `up FILE --expect-sha256 zz` said "is not the text the deploy validated ... the file was edited during the
+    # deploy": a typo in the hash sent the operator looking for an edit nobody made.
+    topology = write_topology(tmp_path / "demo.yaml", retarget(demo_topology_data()))
+    for given in ("zz", "", "ab" * 31, "g" * 64):
+        done = clustergate("up", str(topology), "--home", str(tmp_path / "home"), "--expect-sha256", given)
+        assert done.returncode == 2 and done.stdout == "", (given, done.stdout + done.stderr)
+        assert f"argument --expect-sha256: {given!r} is not a SHA-256 (64 hexadecimal digits)" in done.stderr, done.stderr
+        assert "edited" not in done.stderr, done.stderr
+    assert sorted(tmp_path.iterdir()) == [topology]

@@ -10668,6 +10668,15 @@ MUTATIONS: list[Mutation] = [
         "    if False:  # supervisord's config",
         ("tests/test_minorcli_review.py::"
          "test_a_home_that_is_not_utf8_is_refused_as_bad_input_by_every_command_that_takes_one",)),
+    Mutation(
+        "an_expected_sha256_that_is_not_one_is_compared",
+        "`up --expect-sha256 VALUE` refuses a VALUE that is not 64 hexadecimal digits as such, exit 2 (was: compared, "
+        "and called a file edited during the deploy; a blank one turned the check off) - minorcli",
+        "launcher/supervise.py",
+        "    if len(text) != 64 or not all(",
+        "    if False and not all(",
+        ("tests/test_minorcli_review.py::"
+         "test_an_expected_sha256_that_is_not_one_is_refused_naming_the_value_not_called_an_edited_file",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
