@@ -39,3 +39,15 @@ def test_an_expected_sha256_that_is_not_one_is_refused_naming_the_value_not_call
         assert f"argument --expect-sha256: {given!r} is not a SHA-256 (64 hexadecimal digits)" in done.stderr, done.stderr
         assert "edited" not in done.stderr, done.stderr
     assert sorted(tmp_path.iterdir()) == [topology]
+
+
+def test_prometheus_config_refuses_a_blank_rule_file_or_output_naming_the_option(tmp_path: Path) -> None:
+    # `--rule-file ""` (a script's `--rule-file "$RULES"` with the variable unset) wrote `rule_files: ['']`, which
+    # Prometheus then refused at its start; `--output ""` wrote the config to standard output instead.
+    topology = write_topology(tmp_path / "demo.yaml", retarget(demo_topology_data()))
+    for option, blank in (("--rule-file", ""), ("--rule-file", "  "), ("--output/-o", "")):
+        done = clustergate("prometheus-config", str(topology), option.split("/")[0], blank)
+        assert done.returncode == 2 and done.stdout == "", (option, blank, done.stdout + done.stderr)
+        assert f"argument {option}: {blank!r} is blank: give " in done.stderr, done.stderr
+    written = clustergate("prometheus-config", str(topology), "--rule-file", "a.yml", "--rule-file", "b.yml")
+    assert written.returncode == 0 and "rule_files:\n- a.yml\n- b.yml\n" in written.stdout, written.stdout + written.stderr

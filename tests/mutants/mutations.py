@@ -10677,6 +10677,14 @@ MUTATIONS: list[Mutation] = [
         "    if False and not all(",
         ("tests/test_minorcli_review.py::"
          "test_an_expected_sha256_that_is_not_one_is_refused_naming_the_value_not_called_an_edited_file",)),
+    Mutation(
+        "a_blank_rule_file_goes_into_the_prometheus_config",
+        "`prometheus-config --rule-file \"\"` (or `--output \"\"`) is refused, exit 2, naming the option (was: "
+        "`rule_files: ['']` written, which Prometheus refuses; the config printed instead of written) - minorcli",
+        "launcher/monitoring.py",
+        "        if not text.strip():\n            raise argparse.ArgumentTypeError(f\"{text!r} is blank: give {what}\")\n",
+        "        pass\n",
+        ("tests/test_minorcli_review.py::test_prometheus_config_refuses_a_blank_rule_file_or_output_naming_the_option",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
