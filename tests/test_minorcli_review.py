@@ -51,3 +51,18 @@ def test_prometheus_config_refuses_a_blank_rule_file_or_output_naming_the_option
         assert f"argument {option}: {blank!r} is blank: give " in done.stderr, done.stderr
     written = clustergate("prometheus-config", str(topology), "--rule-file", "a.yml", "--rule-file", "b.yml")
     assert written.returncode == 0 and "rule_files:\n- a.yml\n- b.yml\n" in written.stdout, written.stdout + written.stderr
+
+
+def test_validate_says_in_one_line_that_an_external_redis_takes_no_port_whatever_the_port_holds(tmp_path: Path) -> None:
+    # `redis.port: null` beside a url gave two lines for one key: "expected an integer, got nothing (null)", then
+    # "is for the redis-server the launcher runs ...: remove it"; an integer there would only have led to the second.
+    data = retarget(demo_topology_data())
+    url = f"redis://127.0.0.1:{data['redis']['port']}/0"
+    for key, value in (("port", None), ("port", "x"), ("maxmemory_mb", None), ("maxmemory_mb", -1)):
+        data["redis"] = {"url": url, key: value}
+        topology = write_topology(tmp_path / "external.yaml", data)
+        done = clustergate("validate", str(topology))
+        said = done.stdout.splitlines()
+        assert done.returncode == 2 and len(said) == 1, (key, value, done.stdout + done.stderr)
+        assert said[0].endswith(f": redis.{key}: is for the redis-server the launcher runs (redis.managed: true); an "
+                                f"external Redis keeps its own: remove it"), said

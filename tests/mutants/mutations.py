@@ -10685,6 +10685,15 @@ MUTATIONS: list[Mutation] = [
         "        if not text.strip():\n            raise argparse.ArgumentTypeError(f\"{text!r} is blank: give {what}\")\n",
         "        pass\n",
         ("tests/test_minorcli_review.py::test_prometheus_config_refuses_a_blank_rule_file_or_output_naming_the_option",)),
+    Mutation(
+        "a_key_nothing_reads_is_refused_twice",
+        "`validate` refuses a key nothing reads in its setup (redis.port beside a url) in one line whatever its value "
+        "(was: `port: null` also \"expected an integer, got nothing\") - minorcli",
+        "launcher/schema.py",
+        "        self.problems = [p for p in self.problems if p.path[:len(path)] != path]\n",
+        "",
+        ("tests/test_minorcli_review.py::"
+         "test_validate_says_in_one_line_that_an_external_redis_takes_no_port_whatever_the_port_holds",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
