@@ -12,8 +12,9 @@ from helpers import PYTHON, REPO, demo_topology_data, retarget, write_topology
 
 def clustergate(*args: str | bytes, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_REDIS_PASSWORD"}
-    return subprocess.run([PYTHON, "-m", "launcher", *args], cwd=REPO, capture_output=True, text=True,
-                          errors="replace", timeout=timeout, env={**env, **kwargs.pop("env", {})}, **kwargs)
+    streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    return subprocess.run([PYTHON, "-m", "launcher", *args], cwd=REPO, text=True, errors="replace", timeout=timeout,
+                          env={**env, **kwargs.pop("env", {})}, **{**streams, **kwargs})
 
 
 def test_a_home_that_is_not_utf8_is_refused_as_bad_input_by_every_command_that_takes_one(tmp_path: Path) -> None:
@@ -66,3 +67,18 @@ def test_validate_says_in_one_line_that_an_external_redis_takes_no_port_whatever
         assert done.returncode == 2 and len(said) == 1, (key, value, done.stdout + done.stderr)
         assert said[0].endswith(f": redis.{key}: is for the redis-server the launcher runs (redis.managed: true); an "
                                 f"external Redis keeps its own: remove it"), said
+
+
+def test_help_that_standard_output_refuses_fails_in_one_line_as_other_output_does() -> None:
+    # `clustergate --help > /dev/full` exited 0 with nothing written: argparse drops an OSError while it prints, so a
+    # script's `clustergate status --help > usage.txt` on a full disk passed; every other refused output exits 1
+    # (launcher/std_streams.py).
+    for args in (["--help"], ["status", "--help"], ["propose", "--help"], ["proof", "--help"], ["backtest", "--help"]):
+        with open("/dev/full", "w") as full:
+            done = clustergate(*args, stdout=full)
+        named = "" if args[0] == "--help" else f" {args[0]}"
+        assert done.returncode == 1, (args, done.stderr)
+        assert done.stderr == f"clustergate{named}: cannot write to standard output: No space left on device\n", (
+            args, done.stderr)
+        shown = clustergate(*args)
+        assert shown.returncode == 0 and shown.stdout.startswith("usage: clustergate"), (args, shown.stderr)

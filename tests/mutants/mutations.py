@@ -10694,6 +10694,14 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_minorcli_review.py::"
          "test_validate_says_in_one_line_that_an_external_redis_takes_no_port_whatever_the_port_holds",)),
+    Mutation(
+        "help_that_stdout_refuses_exits_0",
+        "`clustergate [COMMAND] --help > /dev/full` exits 1 in one line, as every refused output does (was: argparse "
+        "dropped the OSError, exit 0 with nothing written) - minorcli",
+        "launcher/std_streams.py",
+        "            if file is not sys.stdout or isinstance(exc, BrokenPipeError):\n                return\n",
+        "            return\n",
+        ("tests/test_minorcli_review.py::test_help_that_standard_output_refuses_fails_in_one_line_as_other_output_does",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
