@@ -82,3 +82,27 @@ def test_help_that_standard_output_refuses_fails_in_one_line_as_other_output_doe
             args, done.stderr)
         shown = clustergate(*args)
         assert shown.returncode == 0 and shown.stdout.startswith("usage: clustergate"), (args, shown.stderr)
+
+
+def test_ha_load_refuses_an_out_it_cannot_write_and_calls_it_cannot_read_in_one_line(tmp_path: Path) -> None:
+    # `ha_load load --out DIR` ended in an IsADirectoryError traceback, `ha_load audit --calls MISSING` in a
+    # FileNotFoundError one (exit 1 each), naming neither the option nor what to give.
+    topology = write_topology(tmp_path / "demo.yaml", retarget(demo_topology_data()))
+    garbled = tmp_path / "garbled.jsonl"
+    garbled.write_text('{"plan": "p1", "reply": null, "proposal": {}}\n{"plan": "p2"}\n')
+    expected = {
+        ("load", "--out", str(tmp_path)): f"python -m launcher.ha_load load: --out {tmp_path}: cannot write the calls "
+                                          f"there: Is a directory",
+        ("load", "--out", str(tmp_path / "no" / "calls")): f"python -m launcher.ha_load load: --out {tmp_path}/no/calls: "
+                                                           f"cannot write the calls there: No such file or directory",
+        ("audit", "--calls", str(tmp_path / "missing"), "--prefix", "p"): (
+            f"python -m launcher.ha_load audit: --calls {tmp_path}/missing: cannot read it: No such file or directory"),
+        ("audit", "--calls", str(garbled), "--prefix", "p"): (
+            f"python -m launcher.ha_load audit: --calls {garbled}: line 2 is not a call `ha_load load` wrote"),
+    }
+    for (command, *args), line in expected.items():
+        done = subprocess.run([PYTHON, "-m", "launcher.ha_load", command, str(topology), *args], cwd=REPO,
+                              capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        assert done.returncode == 2 and done.stdout == "", (args, done.stdout + done.stderr)
+        assert done.stderr == line + "\n", (args, done.stderr)
+    assert sorted(tmp_path.iterdir()) == [topology, garbled]

@@ -10702,6 +10702,24 @@ MUTATIONS: list[Mutation] = [
         "            if file is not sys.stdout or isinstance(exc, BrokenPipeError):\n                return\n",
         "            return\n",
         ("tests/test_minorcli_review.py::test_help_that_standard_output_refuses_fails_in_one_line_as_other_output_does",)),
+    Mutation(
+        "ha_load_load_opens_its_out_only_when_the_load_starts",
+        "`ha_load load --out DIR` (or a path under a missing directory) exits 2 in one line naming --out (was: an "
+        "IsADirectoryError traceback, exit 1) - minorcli",
+        "launcher/ha_load.py",
+        "            open(args.out, \"a\").close()  # what Recorder opens",
+        "            pass  # what Recorder opens",
+        ("tests/test_minorcli_review.py::"
+         "test_ha_load_refuses_an_out_it_cannot_write_and_calls_it_cannot_read_in_one_line",)),
+    Mutation(
+        "ha_load_audit_reads_calls_it_cannot_read",
+        "`ha_load audit --calls MISSING` (or a file of other lines) exits 2 in one line naming --calls (was: a "
+        "FileNotFoundError traceback, exit 1) - minorcli",
+        "launcher/ha_load.py",
+        "        if unreadable := calls_problem(Path(args.calls)):",
+        "        if unreadable := None:",
+        ("tests/test_minorcli_review.py::"
+         "test_ha_load_refuses_an_out_it_cannot_write_and_calls_it_cannot_read_in_one_line",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
