@@ -106,3 +106,18 @@ def test_ha_load_refuses_an_out_it_cannot_write_and_calls_it_cannot_read_in_one_
         assert done.returncode == 2 and done.stdout == "", (args, done.stdout + done.stderr)
         assert done.stderr == line + "\n", (args, done.stderr)
     assert sorted(tmp_path.iterdir()) == [topology, garbled]
+
+
+def test_propose_with_a_client_key_to_a_plain_gate_names_the_client_key(tmp_path: Path) -> None:
+    # `propose --client-key X` to a topology whose gate takes plain ZeroMQ said "... does not use CurveZMQ; --server-key
+    # names the gate's public key": it spoke of an option the operator had not given, not of the one to drop.
+    from launcher import curve
+
+    curve.generate_keypair(tmp_path, "desk")
+    topology = write_topology(tmp_path / "demo.yaml", retarget(demo_topology_data()))
+    done = clustergate("propose", "--topology", str(topology), "--symbol", "ETHUSDT", "--action", "HOLD",
+                       "--client-key", str(tmp_path / "desk.key_secret"))
+    assert done.returncode == 2 and done.stdout == "", done.stdout + done.stderr
+    assert done.stderr == ("clustergate propose: --client-key is given, but the topology's gate takes plain ZeroMQ on "
+                           "its proposals socket (no CurveZMQ): leave --client-key out; for a gate that does use "
+                           "CurveZMQ, give its public key too (--server-key)\n"), done.stderr

@@ -10720,6 +10720,15 @@ MUTATIONS: list[Mutation] = [
         "        if unreadable := None:",
         ("tests/test_minorcli_review.py::"
          "test_ha_load_refuses_an_out_it_cannot_write_and_calls_it_cannot_read_in_one_line",)),
+    Mutation(
+        "propose_with_a_client_key_to_a_plain_gate_speaks_of_the_server_key",
+        "`propose --client-key X` to a topology whose gate takes plain ZeroMQ names --client-key as the option to "
+        "leave out (was: it spoke of --server-key, which the operator had not given) - minorcli",
+        "launcher/client.py",
+        "        raise ValueError(\"--client-key is given, but the topology's gate takes plain ZeroMQ",
+        "        raise ValueError(\"the gate's proposals socket does not use CurveZMQ; --server-key names the gate's "
+        "public key\" or \"",
+        ("tests/test_minorcli_review.py::test_propose_with_a_client_key_to_a_plain_gate_names_the_client_key",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
