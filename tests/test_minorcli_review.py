@@ -7,6 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from helpers import PYTHON, REPO, demo_topology_data, retarget, write_topology
 
 
@@ -121,3 +123,38 @@ def test_propose_with_a_client_key_to_a_plain_gate_names_the_client_key(tmp_path
     assert done.stderr == ("clustergate propose: --client-key is given, but the topology's gate takes plain ZeroMQ on "
                            "its proposals socket (no CurveZMQ): leave --client-key out; for a gate that does use "
                            "CurveZMQ, give its public key too (--server-key)\n"), done.stderr
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory):
+    """The demo topology up in a temp home, its managed Redis without a password."""
+    tmp = tmp_path_factory.mktemp("minorcli")
+    home = tmp / "home"
+    up = clustergate("up", str(write_topology(tmp / "demo.yaml", retarget(demo_topology_data()))), "--home", str(home))
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        yield home
+    finally:
+        clustergate("down", "--home", str(home))
+
+
+def test_positions_with_a_password_a_redis_without_one_refuses_is_refused_as_status_and_the_gate_see_it(
+        demo_home: Path) -> None:
+    # CLUSTERGATE_REDIS_PASSWORD set by mistake beside a Redis that has none: `status` said Redis refused it ("this
+    # Redis has none"), as the gate and the issuer do (AUTH PASSWORD), while `positions list` listed and `positions set`
+    # wrote: redis-py's HELLO ... AUTH default PASSWORD is let in by a `nopass` default user, whatever the password.
+    wrong = {"CLUSTERGATE_REDIS_PASSWORD": "not-this-redis"}
+    status = clustergate("status", "--home", str(demo_home), env=wrong)
+    assert "this Redis has none" in status.stdout, status.stdout
+    listed = clustergate("positions", "list", "--home", str(demo_home), env=wrong)
+    said = ("Redis at {url} has no password, but this command gave one from $CLUSTERGATE_REDIS_PASSWORD (the "
+            "topology's redis.password_env): unset it, as the system has it\n")
+    assert listed.returncode == 1 and listed.stdout == "", listed.stdout + listed.stderr
+    assert listed.stderr.startswith("clustergate positions: Redis at redis://127.0.0.1:"), listed.stderr
+    url = listed.stderr.split("Redis at ", 1)[1].split(" ", 1)[0]
+    assert listed.stderr == "clustergate positions: " + said.format(url=url), listed.stderr
+    written = clustergate("positions", "set", "ETHUSDT", "--amount", "3", "--mark-price", "3000", "--home", str(demo_home),
+                          env=wrong)
+    assert written.returncode == 1 and written.stderr == listed.stderr, written.stdout + written.stderr
+    shown = clustergate("positions", "list", "--home", str(demo_home))  # without the variable, as the system runs
+    assert shown.returncode == 0 and "ETHUSDT" in shown.stdout, shown.stdout + shown.stderr

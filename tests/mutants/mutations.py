@@ -10729,6 +10729,17 @@ MUTATIONS: list[Mutation] = [
         "        raise ValueError(\"the gate's proposals socket does not use CurveZMQ; --server-key names the gate's "
         "public key\" or \"",
         ("tests/test_minorcli_review.py::test_propose_with_a_client_key_to_a_plain_gate_names_the_client_key",)),
+    Mutation(
+        "redis_py_clients_let_a_password_into_a_redis_without_one",
+        "the launcher's redis-py clients (positions, the state writer, proofs) send a password given without a user "
+        "as AUTH PASSWORD, as the actors' own client does: a Redis without a password refuses it, as `status` "
+        "says (was: HELLO's AUTH default PASSWORD let in by a nopass default user, `positions` listed and wrote) "
+        "- minorcli",
+        "launcher/redis_conn.py",
+        "    if connection.password and not connection.username:\n",
+        "    if False:\n",
+        ("tests/test_minorcli_review.py::"
+         "test_positions_with_a_password_a_redis_without_one_refuses_is_refused_as_status_and_the_gate_see_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
