@@ -7,8 +7,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from helpers import PYTHON, REPO, demo_topology_data, retarget, write_topology
 
 
@@ -125,24 +123,11 @@ def test_propose_with_a_client_key_to_a_plain_gate_names_the_client_key(tmp_path
                            "CurveZMQ, give its public key too (--server-key)\n"), done.stderr
 
 
-@pytest.fixture(scope="module")
-def demo_home(tmp_path_factory):
-    """The demo topology up in a temp home, its managed Redis without a password."""
-    tmp = tmp_path_factory.mktemp("minorcli")
-    home = tmp / "home"
-    up = clustergate("up", str(write_topology(tmp / "demo.yaml", retarget(demo_topology_data()))), "--home", str(home))
-    assert up.returncode == 0, up.stdout + up.stderr
-    try:
-        yield home
-    finally:
-        clustergate("down", "--home", str(home))
-
-
-def test_positions_with_a_password_a_redis_without_one_refuses_is_refused_as_status_and_the_gate_see_it(
-        demo_home: Path) -> None:
+def test_positions_with_a_password_a_redis_without_one_refuses_is_refused_as_status_and_the_gate_see_it(live) -> None:
     # CLUSTERGATE_REDIS_PASSWORD set by mistake beside a Redis that has none: `status` said Redis refused it ("this
     # Redis has none"), as the gate and the issuer do (AUTH PASSWORD), while `positions list` listed and `positions set`
     # wrote: redis-py's HELLO ... AUTH default PASSWORD is let in by a `nopass` default user, whatever the password.
+    demo_home = live.home  # the demo topology up, its managed Redis without a password
     wrong = {"CLUSTERGATE_REDIS_PASSWORD": "not-this-redis"}
     status = clustergate("status", "--home", str(demo_home), env=wrong)
     assert "this Redis has none" in status.stdout, status.stdout

@@ -5304,8 +5304,8 @@ MUTATIONS: list[Mutation] = [
         "the topology's redis.password_env), not redis-py's 'HELLO must be called with the client already "
         "authenticated' (revops)",
         "launcher/positions.py",
-        "    except redis.AuthenticationError:  # redis-py's",
-        "    except ZeroDivisionError:  # redis-py's",
+        "    except redis.AuthenticationError as exc:  # redis-py's",
+        "    except ZeroDivisionError as exc:  # redis-py's",
         ("tests/test_positions_cli.py::test_positions_against_a_redis_asking_for_a_password_names_the_variable_to_set",)),
     Mutation(
         "snapshot_key_pattern_among_clustergates_own_keys_is_valid",
@@ -10368,8 +10368,8 @@ MUTATIONS: list[Mutation] = [
         "runs goes on without (mutated: refused like any problem; an actor, propose and proof stop over them) "
         "- revdocs43",
         "launcher/topology.py",
-        '                                         "Redis keeps its own: remove it", unread=True)\n',
-        '                                         "Redis keeps its own: remove it")\n',
+        '                v.unread_key(path + (key,), "is for the redis-server',
+        '                v.problem(path + (key,), "is for the redis-server',
         ("tests/test_topology_rule_added_since_up.py",)),
     Mutation(
         "every_problem_taken_for_a_setting_nothing_reads",
@@ -10413,8 +10413,8 @@ MUTATIONS: list[Mutation] = [
         "goes on without (mutated: refused like any problem, and every actor of a running copy written before the "
         "rule stops at its next restart) - revdocs43",
         "launcher/topology.py",
-        '                                              "have their own", unread=True)\n',
-        '                                              "have their own")\n',
+        '                    v.unread_key(spath + (key,), "is for a managed setup',
+        '                    v.problem(spath + (key,), "is for a managed setup',
         ("tests/test_topology_rule_added_since_up.py::"
          "test_each_setting_nothing_reads_is_refused_by_validate_and_returned_to_what_runs",)),
     Mutation(
