@@ -55,6 +55,7 @@ from actors.snapshots import read_snapshot
 from launcher.feed_inputs import (TS_COLUMNS, PRICE_COLUMNS, ReplayColumns, csv_rows, epoch_unit,
                                   file_problem, named_twice, parse_replay_csv, parse_timestamp, price_rejection,
                                   time_order_checked, usable_prices)
+from launcher.std_streams import ArgumentParser, OutputRefused, say_output_refused
 from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSettings, GateSettings,
                                PermitIssuerSettings, PositionsConfig, SchemaError, load_topology)
 
@@ -1659,9 +1660,9 @@ def say(line: str, out: Path) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """`clustergate backtest ARGS`: the launcher runs `python -m launcher.backtest ARGS` as a process."""
-    p = argparse.ArgumentParser(prog="clustergate backtest",
-                                description="replay history in event time through the gate's maths and policy; "
-                                "write states, clusters, decisions, a summary and a report")
+    p = ArgumentParser(prog="clustergate backtest",
+                       description="replay history in event time through the gate's maths and policy; "
+                       "write states, clusters, decisions, a summary and a report")
     p.add_argument("topology")
     p.add_argument("--prices", required=True, help="replay CSV (long ts,symbol,price or wide ts,SYM1,...) or Parquet")
     p.add_argument("--positions", help="CSV ts,symbol,position_amt,mark_price (default: the book's positions)")
@@ -1701,7 +1702,10 @@ def remove_if_written(out: Path, before: dict[str, tuple[int, int, int]]) -> str
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except OutputRefused as exc:  # `--help > /dev/full`
+        return say_output_refused("clustergate backtest", exc)
     before = result_files(Path(args.out))
     previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
     copies = len(_COPIES)

@@ -16,7 +16,7 @@ from typing import Any
 
 from launcher.own_code import module_command, own_env
 from launcher.schema import SchemaError
-from launcher.std_streams import OutputRefused, discard_stdout, prepare
+from launcher.std_streams import ArgumentParser, OutputRefused, prepare, say_output_refused
 from launcher.topology import dump_schema, load_topology
 
 # Modules that add subcommands, with the commands each adds: each exposes register(subparsers) and sets func on its
@@ -87,7 +87,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The CLI's parser; given the command about to run, with the subcommands of its own module only (and this
     module's), else with every module's."""
-    parser = argparse.ArgumentParser(prog="clustergate", description="clustergate portfolio risk gate")
+    parser = ArgumentParser(prog="clustergate", description="clustergate portfolio risk gate")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("validate", help="check a topology file; exit 2 naming every problem")
     p.add_argument("file")
@@ -193,9 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         code = 130
     except OutputRefused as exc:  # `> /dev/full`, a full disk: the answer is lost, say so instead of a traceback
-        discard_stdout()
-        print(f"clustergate {argv[0]}: cannot write to standard output: {exc.strerror}", file=sys.stderr)
-        code = 1
+        code = say_output_refused("clustergate" if argv[0].startswith("-") else f"clustergate {argv[0]}", exc)
     except BrokenPipeError:
         # The reader went away (`clustergate status | head -1`): stop quietly, as a Unix tool does on
         # SIGPIPE, and keep the interpreter's final flush from printing a traceback.

@@ -589,7 +589,9 @@ def gate_curve(topology_path: str | Path, client_key: str | None,
                          f"(--client-key NAME, one of {', '.join(sock_curve.allow) or 'the keys in allow_dir'})")
     keys_dir = keys.keys_dir_of(topo)
     if sock_curve is None and not overrides:
-        raise ValueError("the gate's proposals socket does not use CurveZMQ; --server-key names the gate's public key")
+        raise ValueError("--client-key is given, but the topology's gate takes plain ZeroMQ on its proposals socket (no "
+                         "CurveZMQ): leave --client-key out; for a gate that does use CurveZMQ, give its public key too "
+                         "(--server-key)")
     keypair = read_keypair(certificate_path(client_key, keys_dir=keys_dir, base=Path.cwd(), secret=True))
     if overrides:
         publics = [read_public_key(certificate_path(ref, keys_dir=keys_dir, base=Path.cwd(), secret=False))

@@ -387,6 +387,26 @@ def final_look_seen(calls_path: Path) -> bool:
     return bool(lines) and json.loads(lines[-1]).get("final", True) is True
 
 
+def calls_problem(path: Path) -> str | None:
+    """Why `audit --calls PATH` cannot audit PATH (None: it can): not readable, or a line that is not a call `load`
+    wrote (each was a traceback)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror or exc}"
+    except UnicodeDecodeError:
+        return "is not UTF-8 text: not a file `ha_load load` wrote"
+    for number, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line) if line.strip() else {"plan": "", "reply": None, "proposal": {}}
+        except ValueError:
+            row = None
+        if not (isinstance(row, dict) and isinstance(row.get("plan"), str) and "reply" in row
+                and isinstance(row.get("proposal"), dict)):
+            return f"line {number} is not a call `ha_load load` wrote"
+    return None
+
+
 def read_calls(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
@@ -848,6 +868,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"silent_attempt_ms": silent_attempt_ms(args.endpoint, args.timeout_ms, args.count)}))
         return 0
     if args.cmd == "load":
+        try:
+            open(args.out, "a").close()  # what Recorder opens: a directory, a missing parent
+        except OSError as exc:
+            print(f"python -m launcher.ha_load load: --out {args.out}: cannot write the calls there: "
+                  f"{exc.strerror or exc}", file=sys.stderr)
+            return 2
         prefix = args.prefix or f"ha-{uuid.uuid4().hex[:8]}"
         stop = threading.Event()
 
@@ -862,6 +888,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"prefix": prefix, **summary}), flush=True)
         return 0
     if args.cmd == "audit":
+        if unreadable := calls_problem(Path(args.calls)):
+            print(f"python -m launcher.ha_load audit: --calls {args.calls}: {unreadable}", file=sys.stderr)
+            return 2
         print(json.dumps(audit_live(args.topology, args.key, Path(args.calls), args.prefix, args.resubmit,
                                     args.timeout_ms, args.clients)), flush=True)
         return 0

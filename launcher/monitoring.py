@@ -12,6 +12,7 @@ import ipaddress
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -115,13 +116,25 @@ def positive_seconds(text: str) -> int:
     return value
 
 
+def not_blank(what: str) -> Any:
+    """An argparse type for a path option: a blank one (a script's `"$UNSET"`) is refused, not written into the config
+    (`rule_files: ['']`) or read as no option."""
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"{text!r} is blank: give {what}")
+        return text
+    return parse
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("prometheus-config",
                               help="render a Prometheus scrape config from a topology, one job per actor")
     p.add_argument("file", help="topology YAML")
-    p.add_argument("--output", "-o", metavar="PATH", help="write here instead of standard output")
+    p.add_argument("--output", "-o", metavar="PATH", type=not_blank("the file to write, or leave --output out for "
+                                                                     "standard output"), help="write here instead of standard output")
     p.add_argument("--scrape-interval", type=positive_seconds, default=SCRAPE_INTERVAL_S_DEFAULT, metavar="SECONDS",
                    help=f"scrape and rule evaluation interval (default {SCRAPE_INTERVAL_S_DEFAULT})")
-    p.add_argument("--rule-file", action="append", metavar="PATH",
+    p.add_argument("--rule-file", action="append", metavar="PATH", type=not_blank("the rule file's path, or leave "
+                                                                                  f"--rule-file out for {RULE_FILE_DEFAULT}"),
                    help=f"rule file to load, relative to the written config (default {RULE_FILE_DEFAULT}); repeatable")
     p.set_defaults(func=cmd_prometheus_config)

@@ -234,10 +234,14 @@ def run(args: argparse.Namespace) -> int:
     except Refused as exc:
         print(f"clustergate positions: {exc}", file=sys.stderr)
         return 1
-    except redis.AuthenticationError:  # redis-py's words name its HELLO command, not what to do
+    except redis.AuthenticationError as exc:  # redis-py's words name its HELLO command, not what to do
         env = f"${topo.redis.password_env} (the topology's redis.password_env)"
-        why = (f"refuses the password this command took from {env}: set it" if topo.redis.password else
-               f"refuses this command, which gave no password: set {env}")
+        if not topo.redis.password:
+            why = f"refuses this command, which gave no password: set {env}"
+        elif "without any password configured" in str(exc) or "no password is set" in str(exc):
+            why = f"has no password, but this command gave one from {env}: unset it,"
+        else:
+            why = f"refuses the password this command took from {env}: set it"
         print(f"clustergate positions: Redis at {topo.redis.connection_url()} {why} as the system has it", file=sys.stderr)
         return 1
     except redis.RedisError as exc:

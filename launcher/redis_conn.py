@@ -28,6 +28,17 @@ from launcher.sentinel import NoPrimary, discover_primary, majority_word, named_
 from launcher.topology import RedisConfig
 
 
+def connect_as_the_actors_authenticate(connection: Any) -> None:
+    """redis-py's handshake, then a password given without a user sent again as `AUTH PASSWORD`, as the actors' own
+    client sends it (launcher.resp): a Redis without a password refuses it here too (AuthenticationError). redis-py's
+    `HELLO 3 AUTH default PASSWORD` alone is let in by a `nopass` default user whatever the password: `positions`
+    listed and wrote while `status`, the gate and the issuer were refused."""
+    connection.on_connect()
+    if connection.password and not connection.username:
+        connection.send_command("AUTH", connection.password, check_health=False)
+        connection.read_response()
+
+
 class SentinelPrimaryConnection(redis.Connection):
     """A redis-py connection to the primary the sentinels name, asked again on every (re)connect."""
 
@@ -174,7 +185,7 @@ def connect(cfg: RedisConfig, *, decode_responses: bool = True) -> redis.Redis:
     target = parse_redis_url(cfg.connection_url())
     common = dict(db=target.db, username=target.username, password=cfg.password, socket_timeout=timeout_s,
                   socket_connect_timeout=timeout_s, decode_responses=decode_responses, health_check_interval=0,
-                  retry=Retry(NoBackoff(), 0))
+                  retry=Retry(NoBackoff(), 0), redis_connect_func=connect_as_the_actors_authenticate)
     if cfg.sentinel is not None:
         pool = SentinelPrimaryPool(sentinels=cfg.sentinel_addresses(), master=cfg.sentinel.master, **common)
         client = redis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))

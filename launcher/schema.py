@@ -190,6 +190,12 @@ class Validator:
         line = self.lines.get(probe)
         self.problems.append(Problem(path, message, line, unread))
 
+    def unread_key(self, path: Path, message: str) -> None:
+        """A key nothing reads in this setup, refused in one line: what was said of its value (null where an integer
+        goes) is dropped, since no value there would do."""
+        self.problems = [p for p in self.problems if p.path[:len(path)] != path]
+        self.problem(path, message, unread=True)
+
     def build(self, tp: Any, value: Any, path: Path) -> Any:
         origin = get_origin(tp)
         if origin in (typing.Union, types.UnionType):

@@ -5,6 +5,7 @@ command that must run to its end once started (a proof stops and starts programs
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from typing import Any, Callable
@@ -41,6 +42,31 @@ class _GuardedStdout:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, except that help standard output refuses (`--help > /dev/full`) raises OutputRefused:
+    argparse drops an OSError while it prints, and the command exited 0 with nothing written. Its subcommands'
+    parsers are of this class too. Standard error refusing a usage error, or a reader gone (EPIPE), stays quiet."""
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if not message:
+            return
+        file = file or sys.stderr
+        try:
+            file.write(message)
+        except OSError as exc:
+            if file is not sys.stdout or isinstance(exc, BrokenPipeError):
+                return
+            raise exc if isinstance(exc, OutputRefused) else OutputRefused(exc.errno, exc.strerror) from exc
+
+
+def say_output_refused(command: str, exc: OSError) -> int:
+    """A command's one line when standard output refused its answer; its exit code, 1. What stays in the output's
+    buffer is dropped first, so that the interpreter's last flush does not fail again in a traceback."""
+    discard_stdout()
+    print(f"{command}: cannot write to standard output: {exc.strerror}", file=sys.stderr)
+    return 1
 
 
 def prepare(keep_going: bool = False) -> None:

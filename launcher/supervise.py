@@ -192,7 +192,27 @@ def home_option(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError(f"{text!r} is blank: give the home's directory, or leave --home out for "
                                          f"$CLUSTERGATE_HOME, else the repo root")
+    if not is_utf8(text):  # supervisord's config and socket path hold it as text: `up` failed writing them, exit 1
+        raise argparse.ArgumentTypeError(f"{printable(text)!r} is not valid UTF-8: supervisord's config names the "
+                                         f"home as text; give a directory whose path is UTF-8")
     return text
+
+
+def is_utf8(text: str) -> bool:
+    """Whether text (a path or argument as Python decoded it) was valid UTF-8: bytes that were not are lone surrogates."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def sha256_option(text: str) -> str:
+    """--expect-sha256 (an argparse type): 64 hexadecimal digits, as `deploy` passes them; anything else was compared
+    and called an edited file (a blank one turned the check off)."""
+    if len(text) != 64 or not all(c in "0123456789abcdefABCDEF" for c in text):
+        raise argparse.ArgumentTypeError(f"{printable(text, 80)!r} is not a SHA-256 (64 hexadecimal digits)")
+    return text.lower()
 
 
 def home_root_option(text: str) -> str:
@@ -3087,7 +3107,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                           "name) in this home; without it `up` refuses")
     p.add_argument("--deploy-id", metavar="ID", help="refuse (exit 2, nothing changed) unless deploy ID holds this "
                                                     "host's run/deploying.lock: `deploy` passes its id")
-    p.add_argument("--expect-sha256", metavar="HEX", help="refuse (exit 2, nothing changed) unless FILE's text has this "
+    p.add_argument("--expect-sha256", metavar="HEX", type=sha256_option, help="refuse (exit 2, nothing changed) unless FILE's text has this "
                                                           "SHA-256: `deploy` passes the hash of the text it validated")
     home_arg(p)
     host_arg(p)

@@ -167,8 +167,8 @@ class RedisConfig:
             v.problem(path + ("port",), "6379 is Redis's default port; a managed server takes a non-default one")
         for key in () if managed else ("port", "maxmemory_mb"):
             if key in raw:
-                v.problem(path + (key,), "is for the redis-server the launcher runs (redis.managed: true); an external "
-                                         "Redis keeps its own: remove it", unread=True)
+                v.unread_key(path + (key,), "is for the redis-server the launcher runs (redis.managed: true); an "
+                                            "external Redis keeps its own: remove it")
         return kwargs
 
     @staticmethod
@@ -186,8 +186,8 @@ class RedisConfig:
                                                   "true to have the launcher run them")
             for key in ("servers", "quorum", "down_after_ms", "failover_timeout_ms", "parallel_syncs"):
                 if key in raw_sentinel:
-                    v.problem(spath + (key,), "is for a managed setup (redis.managed: true); the external sentinels "
-                                              "have their own", unread=True)
+                    v.unread_key(spath + (key,), "is for a managed setup (redis.managed: true); the external "
+                                                 "sentinels have their own")
             return sentinel
         if "replicas" in raw_sentinel:
             v.problem(spath + ("replicas",), "is for external sentinels; a managed setup has one replica per "

@@ -8,6 +8,7 @@ import argparse
 import importlib
 import sys
 
+from launcher.std_streams import ArgumentParser, OutputRefused, say_output_refused
 from proofs.common import add_arguments, refuse_options_of_other_proofs
 
 PROOFS = {"readiness": "proofs.readiness", "fallback": "proofs.fallback", "warm-restart": "proofs.warm_restart"}
@@ -25,8 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="clustergate proof",
-                                     description="verify the running system end to end; exit 0 only if every check passes")
+    parser = ArgumentParser(prog="clustergate proof",
+                            description="verify the running system end to end; exit 0 only if every check passes")
     parser.add_argument("proof", choices=list(PROOFS))
     add_arguments(parser)
     return parser
@@ -34,7 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except OutputRefused as exc:  # `--help > /dev/full`
+        return say_output_refused("clustergate proof", exc)
     refuse_options_of_other_proofs(parser, args.proof, args)
     return cmd_proof(args)
 

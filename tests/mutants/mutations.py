@@ -5304,8 +5304,8 @@ MUTATIONS: list[Mutation] = [
         "the topology's redis.password_env), not redis-py's 'HELLO must be called with the client already "
         "authenticated' (revops)",
         "launcher/positions.py",
-        "    except redis.AuthenticationError:  # redis-py's",
-        "    except ZeroDivisionError:  # redis-py's",
+        "    except redis.AuthenticationError as exc:  # redis-py's",
+        "    except ZeroDivisionError as exc:  # redis-py's",
         ("tests/test_positions_cli.py::test_positions_against_a_redis_asking_for_a_password_names_the_variable_to_set",)),
     Mutation(
         "snapshot_key_pattern_among_clustergates_own_keys_is_valid",
@@ -10368,8 +10368,8 @@ MUTATIONS: list[Mutation] = [
         "runs goes on without (mutated: refused like any problem; an actor, propose and proof stop over them) "
         "- revdocs43",
         "launcher/topology.py",
-        '                                         "Redis keeps its own: remove it", unread=True)\n',
-        '                                         "Redis keeps its own: remove it")\n',
+        '                v.unread_key(path + (key,), "is for the redis-server',
+        '                v.problem(path + (key,), "is for the redis-server',
         ("tests/test_topology_rule_added_since_up.py",)),
     Mutation(
         "every_problem_taken_for_a_setting_nothing_reads",
@@ -10413,8 +10413,8 @@ MUTATIONS: list[Mutation] = [
         "goes on without (mutated: refused like any problem, and every actor of a running copy written before the "
         "rule stops at its next restart) - revdocs43",
         "launcher/topology.py",
-        '                                              "have their own", unread=True)\n',
-        '                                              "have their own")\n',
+        '                    v.unread_key(spath + (key,), "is for a managed setup',
+        '                    v.problem(spath + (key,), "is for a managed setup',
         ("tests/test_topology_rule_added_since_up.py::"
          "test_each_setting_nothing_reads_is_refused_by_validate_and_returned_to_what_runs",)),
     Mutation(
@@ -10659,6 +10659,87 @@ MUTATIONS: list[Mutation] = [
         "            plan_ids_unique=proposals is None):\n",
         "            plan_ids_unique=False):\n",
         ("tests/test_backtest_counts.py::test_the_grid_of_proposals_is_made_as_it_is_decided_not_held_whole",)),
+    Mutation(
+        "a_home_that_is_not_utf8_is_taken",
+        "--home whose path is not UTF-8 is refused as bad input, exit 2, naming it (was: `up` failed writing "
+        "supervisord.conf, exit 1) - minorcli",
+        "launcher/supervise.py",
+        "    if not is_utf8(text):  # supervisord's config",
+        "    if False:  # supervisord's config",
+        ("tests/test_minorcli_review.py::"
+         "test_a_home_that_is_not_utf8_is_refused_as_bad_input_by_every_command_that_takes_one",)),
+    Mutation(
+        "an_expected_sha256_that_is_not_one_is_compared",
+        "`up --expect-sha256 VALUE` refuses a VALUE that is not 64 hexadecimal digits as such, exit 2 (was: compared, "
+        "and called a file edited during the deploy; a blank one turned the check off) - minorcli",
+        "launcher/supervise.py",
+        "    if len(text) != 64 or not all(",
+        "    if False and not all(",
+        ("tests/test_minorcli_review.py::"
+         "test_an_expected_sha256_that_is_not_one_is_refused_naming_the_value_not_called_an_edited_file",)),
+    Mutation(
+        "a_blank_rule_file_goes_into_the_prometheus_config",
+        "`prometheus-config --rule-file \"\"` (or `--output \"\"`) is refused, exit 2, naming the option (was: "
+        "`rule_files: ['']` written, which Prometheus refuses; the config printed instead of written) - minorcli",
+        "launcher/monitoring.py",
+        "        if not text.strip():\n            raise argparse.ArgumentTypeError(f\"{text!r} is blank: give {what}\")\n",
+        "        pass\n",
+        ("tests/test_minorcli_review.py::test_prometheus_config_refuses_a_blank_rule_file_or_output_naming_the_option",)),
+    Mutation(
+        "a_key_nothing_reads_is_refused_twice",
+        "`validate` refuses a key nothing reads in its setup (redis.port beside a url) in one line whatever its value "
+        "(was: `port: null` also \"expected an integer, got nothing\") - minorcli",
+        "launcher/schema.py",
+        "        self.problems = [p for p in self.problems if p.path[:len(path)] != path]\n",
+        "",
+        ("tests/test_minorcli_review.py::"
+         "test_validate_says_in_one_line_that_an_external_redis_takes_no_port_whatever_the_port_holds",)),
+    Mutation(
+        "help_that_stdout_refuses_exits_0",
+        "`clustergate [COMMAND] --help > /dev/full` exits 1 in one line, as every refused output does (was: argparse "
+        "dropped the OSError, exit 0 with nothing written) - minorcli",
+        "launcher/std_streams.py",
+        "            if file is not sys.stdout or isinstance(exc, BrokenPipeError):\n                return\n",
+        "            return\n",
+        ("tests/test_minorcli_review.py::test_help_that_standard_output_refuses_fails_in_one_line_as_other_output_does",)),
+    Mutation(
+        "ha_load_load_opens_its_out_only_when_the_load_starts",
+        "`ha_load load --out DIR` (or a path under a missing directory) exits 2 in one line naming --out (was: an "
+        "IsADirectoryError traceback, exit 1) - minorcli",
+        "launcher/ha_load.py",
+        "            open(args.out, \"a\").close()  # what Recorder opens",
+        "            pass  # what Recorder opens",
+        ("tests/test_minorcli_review.py::"
+         "test_ha_load_refuses_an_out_it_cannot_write_and_calls_it_cannot_read_in_one_line",)),
+    Mutation(
+        "ha_load_audit_reads_calls_it_cannot_read",
+        "`ha_load audit --calls MISSING` (or a file of other lines) exits 2 in one line naming --calls (was: a "
+        "FileNotFoundError traceback, exit 1) - minorcli",
+        "launcher/ha_load.py",
+        "        if unreadable := calls_problem(Path(args.calls)):",
+        "        if unreadable := None:",
+        ("tests/test_minorcli_review.py::"
+         "test_ha_load_refuses_an_out_it_cannot_write_and_calls_it_cannot_read_in_one_line",)),
+    Mutation(
+        "propose_with_a_client_key_to_a_plain_gate_speaks_of_the_server_key",
+        "`propose --client-key X` to a topology whose gate takes plain ZeroMQ names --client-key as the option to "
+        "leave out (was: it spoke of --server-key, which the operator had not given) - minorcli",
+        "launcher/client.py",
+        "        raise ValueError(\"--client-key is given, but the topology's gate takes plain ZeroMQ",
+        "        raise ValueError(\"the gate's proposals socket does not use CurveZMQ; --server-key names the gate's "
+        "public key\" or \"",
+        ("tests/test_minorcli_review.py::test_propose_with_a_client_key_to_a_plain_gate_names_the_client_key",)),
+    Mutation(
+        "redis_py_clients_let_a_password_into_a_redis_without_one",
+        "the launcher's redis-py clients (positions, the state writer, proofs) send a password given without a user "
+        "as AUTH PASSWORD, as the actors' own client does: a Redis without a password refuses it, as `status` "
+        "says (was: HELLO's AUTH default PASSWORD let in by a nopass default user, `positions` listed and wrote) "
+        "- minorcli",
+        "launcher/redis_conn.py",
+        "    if connection.password and not connection.username:\n",
+        "    if False:\n",
+        ("tests/test_minorcli_review.py::"
+         "test_positions_with_a_password_a_redis_without_one_refuses_is_refused_as_status_and_the_gate_see_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
