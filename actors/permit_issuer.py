@@ -42,6 +42,7 @@ from typing import Any, Callable
 from prometheus_client import Counter, Gauge, Histogram
 
 from launcher import keys
+from launcher.backfill import Counts, backfill
 from launcher.resp import NotSent, RedisUnavailable, ReplyError, RespClient, Script, after_a_first_round, encode_commands
 from actors.runtime import Actor, adder, main, observer
 from actors.wire import (INTERNAL_ERROR, decode_internal, encode, encode_internal, error_envelope, issuer_key,
@@ -192,6 +193,9 @@ REQUIRED_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate
 
 REQUESTS = Counter("permit_issuer_requests_total", "Decision requests by result", ["result"])
 PERMITS = Counter("permit_issuer_permits_issued_total", "Permits written")
+MARKERS_BACKFILLED = Counter("permit_issuer_markers_backfilled_total",
+                             "Permitted-plan markers the issuer's start-up backfill wrote for stored decisions with a "
+                             "permit and no marker (written by an issuer before the marker)")
 WRITE_SECONDS = Histogram("permit_issuer_write_seconds", "Time of the Redis script per request",
                           buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25))
 RESULTS = ("written", "replayed", "cooldown_conflict", "plan_id_conflict", PLAN_ID_EXPIRED, "bad_key_type",
@@ -645,6 +649,40 @@ class Housekeeper:
         self._stopped.set()
 
 
+# The start-up backfill of permitted-plan markers: SCAN steps (COUNT) small enough that none holds Redis from a
+# decision for long, a bound on the whole run, and the wait before a run that failed (Redis down) is made again.
+BACKFILL_SCAN_COUNT = 100
+BACKFILL_TIMEOUT_S = 3600.0
+BACKFILL_RETRY_S = 60.0
+
+
+class MarkerBackfill:
+    """At the issuer's start, the marker of every stored decision with a permit that has none (an issuer before the
+    marker wrote it: such a plan_id would get a second permit once its decision expired; launcher.backfill), in a
+    thread of its own on a connection of its own, so no decision waits for it. Its outcome is published whole (done,
+    error) for the issuer's loop to take up (PermitIssuer.take_backfill); never joined."""
+
+    def __init__(self, client: RespClient, settings: PermitIssuerSettings):
+        self.client, self.settings = client, settings
+        self.counts = Counts()
+        self.error: str | None = None
+        self.done = False
+        self.reported = False  # taken up by the issuer's loop
+        self.started = time.monotonic()
+        self.thread = threading.Thread(target=self.run, name="issuer-marker-backfill", daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        try:
+            backfill(self.client.pipeline, self.counts, self.settings.permitted_plan_ttl_s,
+                     self.settings.decision_ttl_s, BACKFILL_SCAN_COUNT, BACKFILL_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 (said by the issuer's loop, and made again BACKFILL_RETRY_S on)
+            self.error = f"{type(exc).__name__}: {exc}"[:300]
+        finally:
+            self.client.close()
+            self.done = True
+
+
 class PermitIssuer(Actor):
     kind = "permit_issuer"
     settings: PermitIssuerSettings
@@ -688,6 +726,8 @@ class PermitIssuer(Actor):
         self._housekeeper = Housekeeper(self.redis.sibling(self.topology.redis.timeout_ms / 1000.0), writable)
         self._taken: tuple[Any, ...] = (None, None, None, writable, None)  # its readings taken up (by identity)
         self.every(HOUSEKEEPING_TAKEN_S, self.take_housekeeping)
+        self._backfill: MarkerBackfill | None = self.start_backfill()
+        self.every(1.0, self.take_backfill)
 
     def teardown(self) -> None:
         if self._housekeeper is not None:
@@ -737,6 +777,32 @@ class PermitIssuer(Actor):
         # time was started again at every turn, 10 connections to Redis and traceback lines a second.
         if ended and time.monotonic() - keeper.started >= MEMORY_READ_S:
             self.restart_housekeeping(keeper)
+
+    def start_backfill(self) -> MarkerBackfill:
+        return MarkerBackfill(self.redis.sibling(self.topology.redis.timeout_ms / 1000.0), self.settings)
+
+    def take_backfill(self) -> None:
+        """Say what the start-up backfill did once it ends (permitted_markers_backfilled) and count the markers it wrote;
+        one that failed is said (permitted_markers_backfill_failed) and made again BACKFILL_RETRY_S after it began."""
+        job = self._backfill
+        if job is None or not job.done:
+            return
+        if not job.reported:
+            job.reported = True
+            counts = job.counts
+            MARKERS_BACKFILLED.inc(counts.written)
+            fields = dict(scanned=counts.scanned, with_permit=counts.with_permit, written=counts.written,
+                          already_present=counts.already_present, hold=counts.hold, gone=counts.gone,
+                          skipped=dict(counts.skipped), skipped_keys=counts.skipped_keys)
+            if job.error is None:
+                self.log.info("permitted_markers_backfilled", **fields)
+                self._backfill = None
+                return
+            self.log.warning("permitted_markers_backfill_failed", error=job.error, **fields,
+                             detail=f"made again {BACKFILL_RETRY_S:g} s after it began; or run `clustergate "
+                                    f"backfill-permits`")
+        if time.monotonic() - job.started >= BACKFILL_RETRY_S:
+            self._backfill = self.start_backfill()
 
     def restart_housekeeping(self, ended: Housekeeper) -> None:
         """The housekeeping thread ended unasked (what ended it is logged by housekeeping_failed): without it the issuer

@@ -1,5 +1,5 @@
 """`clustergate` (also `python -m launcher`): validate, schema, up, down, status, render, and the
-commands other modules register (propose, positions, proof, prometheus-config).
+commands other modules register (propose, positions, proof, prometheus-config, backfill-permits, ...).
 
 Exit codes: 0 ok, 1 the operation failed, 2 bad input (topology or arguments).
 """
@@ -31,6 +31,7 @@ COMMAND_MODULES = {
     "launcher.monitor": ("monitor",),
     "launcher.keys_cli": ("keys",),
     "launcher.deploy": ("deploy", "deploy-lock"),
+    "launcher.backfill": ("backfill-permits",),
 }
 # Commands run as their own process (`python -P -m MODULE ARGS`, launcher/own_code.py): the launcher imports no proof, and building
 # the CLI loads none of the backtest's actors' maths, numpy, scipy or matplotlib.

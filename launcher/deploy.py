@@ -8,7 +8,10 @@ after each host, and put a host that fails back on the topology it ran before.
 4. A failed `up` or proof: that host goes back to its recorded topology (or is stopped, if it ran
    nothing), the proof runs again, the deploy stops and exits 1 naming the failed check and what was
    rolled back.
-5. Success exits 0. Every deploy appends a record (time, hosts, topology hashes before and after,
+5. Once every host proved ready, `clustergate backfill-permits` on the first permit issuer's host writes the
+   permitted-plan marker of every stored decision with a permit that has none (an issuer before the marker wrote
+   it): exit 1 if it fails (nothing is rolled back).
+6. Success exits 0. Every deploy appends a record (time, hosts, topology hashes before and after,
    proof reports, outcome) to HOME/run/deploys/deploys.jsonl; `clustergate deploy --history` lists them.
 
 Before it reads any host, a deploy takes each target host's deploy lock (HOST_HOME/run/deploying.lock), held by
@@ -638,7 +641,44 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
               f"{after} {'passed' if again else 'FAILED: ' + ', '.join(still)}{before}", flush=True)
         return finish("rolled back" if again and all_back else "rollback failed", 1)
     print(f"deployed {topo.name} to {', '.join(targets)}: every proof passed", flush=True)
-    return finish("ok", 0)
+    return finish(*_backfill_markers(args, topo, targets, record))
+
+
+BACKFILL_TIMEOUT_S = 240.0  # the backfill's own --timeout, within COMMAND_TIMEOUT_S
+
+
+def _backfill_markers(args: argparse.Namespace, topo: Topology, targets: list[str],
+                      record: dict[str, Any]) -> tuple[str, int]:
+    """The deploy's last step, once every host it changed runs the new code: `clustergate backfill-permits` on the
+    first permit issuer's host (it reaches Redis with the system's password), so that no plan_id an issuer before the
+    permitted-plan marker permitted can get a second permit once its decision expires (docs/operating.md). A failed
+    backfill rolls nothing back (the new code proved ready) but fails the deploy, exit 1, saying what to run."""
+    issuer_hosts = list(dict.fromkeys(topo.actors[name].host for name in topo.actors_of_kind("permit_issuer")))
+    if not issuer_hosts or issuer_hosts[0] is None:
+        return "ok", 0
+    host = issuer_hosts[0]
+    home = str(host_home(args, host))
+    print(f"--- {host}: clustergate backfill-permits --home {home} (markers of plan_ids permitted before them)",
+          flush=True)
+    result = run_on(args, topo, host, clustergate("backfill-permits", "--home", home, "--timeout",
+                                                  f"{BACKFILL_TIMEOUT_S:g}", "--json"), BACKFILL_TIMEOUT_S + 30)
+    _show(host, result)
+    try:
+        counts = json.loads(result.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        counts = None
+    record["backfill"] = {"host": host, "exit": result.returncode,
+                          "counts": counts if isinstance(counts, dict) else None}
+    if result.returncode != 0:
+        print(f"FAILED: the backfill of permitted-plan markers on {host} exited {result.returncode}; the deployed code "
+              f"runs (nothing rolled back); run `clustergate backfill-permits --home {home}` on {host} before "
+              f"decision_ttl_s passes", flush=True)
+        return "ok, backfill failed", 1
+    others = [h for h in issuer_hosts if h not in targets]
+    if others:
+        print(f"note: this deploy did not reach the permit issuers of {', '.join(others)}: if one runs an issuer "
+              f"before the marker, run `clustergate backfill-permits` again once it is upgraded", flush=True)
+    return "ok", 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:

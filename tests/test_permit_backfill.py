@@ -1,0 +1,213 @@
+"""backfill: `clustergate backfill-permits` writes the permitted-plan marker (clustergate:p26:permitted:{plan_id}) of
+every stored decision with a permit that has none, the state an issuer before the marker left (docs/operating.md: such
+a plan_id resubmitted after its decision expired was decided anew, with a second permit). Against a real gate, permit
+issuer and redis-server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+
+from helpers import PYTHON, REPO, demo_topology_data, retarget, write_topology
+from launcher import keys
+from launcher.harness import free_port
+from helpers import scrape, wait_for
+from tests.test_gate_service import clean, decision_of, expire_now, new_plan, running_p26, system  # noqa: F401
+
+THIRTY_DAYS_S = 30 * 86400
+
+
+def backfill(topology, *argv: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "-m", "launcher", "backfill-permits", "--topology", str(topology), *argv], cwd=REPO,
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def counts_of(done: subprocess.CompletedProcess) -> dict:
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
+def permitted_before_the_marker(p26, symbol: str, action: str) -> str:
+    """A plan_id decided with a permit through the real gate and issuer, its marker then removed: what an issuer of the
+    version before the marker left (its script wrote the same stored decision, permit and cooldown, and no marker)."""
+    plan = new_plan()
+    assert decision_of(p26.client.propose(symbol, action, plan_id=plan))["permit"]
+    p26.redis.delete(keys.permitted_plan(plan))
+    return plan
+
+
+def full_form_decision(plan: str, permit: bool, ts_epoch: int) -> str:
+    """The full stored form an issuer before the compact one (128970e) wrote: the whole recorded decision."""
+    return json.dumps({"plan_id": plan, "symbol": "ETHUSDT", "action_proposed": "PARTIAL_50",
+                       "final_action": "PARTIAL_50" if permit else "HOLD", "gate_reason": "pass", "stress": 0.5,
+                       "heat": 1.0, "concentration": 0.5, "corr_proxy": 0.5, "kill_score": 0.0, "ts_epoch": ts_epoch,
+                       "permit": permit, "permit_key": keys.permit(plan) if permit else None, "replayed": False,
+                       "recorded": True, "write_id": "w"}, separators=(",", ":"))
+
+
+def test_a_plan_id_permitted_before_the_marker_is_refused_plan_id_expired_after_the_backfill_not_given_a_second_permit(
+        clean):
+    """The hole: a plan_id whose stored decision (permit: true) has no marker, resubmitted once its decision expired,
+    got a second decision and permit. After the backfill it is refused plan_id_expired, nothing written; the marker
+    outlives the decision by permitted_plan_ttl_s from the backfill, and holds the permit's second."""
+    r = clean.redis
+    compact = permitted_before_the_marker(clean, "ETHUSDT", "PARTIAL_75")
+    full = new_plan()
+    r.set(keys.plan_decision(full), full_form_decision(full, True, int(time.time()) - 3600), ex=86400 - 3600)
+    done = backfill(clean.topology, "--json")
+    for plan, symbol, action in ((compact, "ETHUSDT", "PARTIAL_75"), (full, "ETHUSDT", "PARTIAL_50")):
+        decision_left = r.ttl(keys.plan_decision(plan))
+        for key in (keys.plan_decision(plan), keys.permit(plan), keys.cooldown(symbol)):
+            if r.exists(key):
+                expire_now(r, key)
+        again = clean.client.propose(symbol, action, plan_id=plan)
+        assert (again["status"], again.get("reason")) == ("error", "plan_id_expired"), (again, done.stdout, done.stderr)
+        assert sum(1 for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan) == (plan == compact), plan
+        marker = keys.permitted_plan(plan)
+        assert decision_left < r.ttl(marker) <= THIRTY_DAYS_S and r.ttl(marker) >= THIRTY_DAYS_S - 60, r.ttl(marker)
+    assert abs(int(r.get(keys.permitted_plan(full))) - (time.time() - 3600)) < 60  # its ts_epoch: the permit's second
+    counts = counts_of(done)
+    assert (counts["scanned"], counts["with_permit"], counts["written"], counts["already_present"], counts["hold"],
+            counts["skipped"], counts["complete"]) == (2, 2, 2, 0, 0, {}, True), counts
+
+
+def test_a_hold_gets_no_marker_an_existing_marker_is_untouched_and_corrupt_decisions_are_skipped_and_counted(clean):
+    """A HOLD's decision (permit: false) is due no marker; a marker already there (the issuer's, an earlier run's) is
+    left as it is, value and TTL (NX); stored decisions that cannot be read are counted by reason and named, the run
+    goes on to the end and exits 0; a second run writes nothing more."""
+    r = clean.redis
+    hold = new_plan()
+    assert not decision_of(clean.client.propose("SOLUSDT", "HOLD", plan_id=hold))["permit"]
+    marked = new_plan()
+    assert decision_of(clean.client.propose("BTCUSDT", "PARTIAL_25", plan_id=marked))["permit"]
+    r.set(keys.permitted_plan(marked), "123", ex=5000)  # told apart from anything the backfill would write
+    missing = permitted_before_the_marker(clean, "ETHUSDT", "PARTIAL_50")
+    corrupt = {"p-not-json": "{", "p-a-list": "[1, 2]", "p-permit-yes": '{"permit": "yes", "symbol": "ETHUSDT"}',
+               "p-nan": "NaN"}
+    for plan, text in corrupt.items():
+        r.set(keys.plan_decision(plan), text, ex=600)
+    r.hset(keys.plan_decision("p-a-hash"), "permit", "true")
+    first = backfill(clean.topology)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert ("scanned 8 stored decisions: 2 with a permit (1 markers written, 1 already present), 1 HOLD (no marker "
+            "due), 0 expired while read, 5 skipped (no_permit_flag: 1, not_a_json_object: 3, not_a_string: 1)"
+            in first.stdout), first.stdout
+    assert keys.plan_decision("p-a-hash") in first.stdout and keys.plan_decision("p-not-json") in first.stdout
+    assert r.get(keys.permitted_plan(marked)) == "123" and 4990 <= r.ttl(keys.permitted_plan(marked)) <= 5000
+    assert r.exists(keys.permitted_plan(missing)) == 1
+    assert not r.exists(keys.permitted_plan(hold), *(keys.permitted_plan(p) for p in [*corrupt, "p-a-hash"]))
+    again = counts_of(backfill(clean.topology, "--json"))
+    assert (again["written"], again["already_present"], again["hold"], sum(again["skipped"].values())) == (0, 2, 1, 5)
+
+
+def test_every_batch_of_a_scan_is_backfilled_beside_a_live_issuer_and_the_counts_add_up(clean):
+    """Thousands of stored decisions read in SCAN steps of 50 while the gate and issuer go on deciding: every one with
+    a permit ends with its marker, no HOLD gets one, and scanned = with a permit + HOLD + expired while read + skipped."""
+    r = clean.redis
+    now = int(time.time())
+    pipe = r.pipeline(transaction=False)
+    for i in range(3000):
+        pipe.set(keys.plan_decision(f"old-{i}"), full_form_decision(f"old-{i}", i % 3 != 0, now - i), ex=86400 - i)
+    pipe.execute()
+    live: list[str] = []
+    stop = threading.Event()
+
+    def decide() -> None:
+        for i in range(200):
+            if stop.is_set():
+                return
+            plan = new_plan()
+            if clean.client.propose("SOLUSDT", "HOLD" if i % 2 else "PARTIAL_25", plan_id=plan).get("status") == "ok":
+                live.append(plan)
+
+    worker = threading.Thread(target=decide)
+    worker.start()
+    try:
+        counts = counts_of(backfill(clean.topology, "--count", "50", "--json"))
+    finally:
+        stop.set()
+        worker.join(60)
+    assert counts["complete"] and counts["scanned"] >= 3000, counts
+    assert counts["scanned"] == counts["with_permit"] + counts["hold"] + counts["gone"] + sum(counts["skipped"].values())
+    assert counts["with_permit"] == counts["written"] + counts["already_present"]
+    assert counts["written"] >= 2000, counts
+    pipe = r.pipeline(transaction=False)
+    for i in range(3000):
+        pipe.exists(keys.permitted_plan(f"old-{i}"))
+    assert [bool(n) for n in pipe.execute()] == [i % 3 != 0 for i in range(3000)]
+    for plan in live:  # the issuer's own markers stand, the HOLDs have none
+        stored = json.loads(r.get(keys.plan_decision(plan)))
+        assert r.exists(keys.permitted_plan(plan)) == stored["permit"], plan
+
+
+def test_a_new_permit_issuer_writes_at_its_start_the_markers_an_issuer_before_them_left_out(tmp_path, redis_server):
+    """A single-host upgrade (`clustergate up` restarts the permit issuer on the new code) closes the hole with no
+    command to remember: the issuer backfills the markers at its start, off the decisions' path, says so in its log and
+    counts them in permit_issuer_markers_backfilled_total."""
+    r = redis_server.client()
+    now = int(time.time())
+    pipe = r.pipeline(transaction=False)
+    for i in range(600):
+        pipe.set(keys.plan_decision(f"before-{i}"), full_form_decision(f"before-{i}", i % 2 == 0, now - i), ex=86400 - i)
+    pipe.execute()
+    with running_p26(tmp_path / "p26", redis_server) as p26:
+        def markers() -> list[int]:
+            pipe = r.pipeline(transaction=False)
+            for i in range(600):
+                pipe.exists(keys.permitted_plan(f"before-{i}"))
+            return pipe.execute()
+        wait_for(lambda: sum(markers()) == 300, 30, "the issuer to write the missing markers")
+        assert markers() == [int(i % 2 == 0) for i in range(600)]
+        issuer = p26.data["actors"]["permit_issuer"]["metrics_port"]
+        wait_for(lambda: scrape(issuer).get("permit_issuer_markers_backfilled_total") == 300, 10, "the markers counted")
+        logged = wait_for(lambda: next((line for line in p26.issuer.log().splitlines()
+                                        if "event=permitted_markers_backfilled" in line), None), 10, "the backfill logged")
+        assert all(f" {field} " in logged + " " for field in ("scanned=600", "written=300", "hold=300")), logged
+        expire_now(r, keys.plan_decision("before-0"))
+        again = p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id="before-0")
+        assert (again["status"], again.get("reason")) == ("error", "plan_id_expired"), again
+
+
+def test_the_backfill_exits_1_naming_redis_when_it_is_unreachable_or_refuses_the_password(tmp_path, redis_server):
+    """An operator running it by hand: Redis down, or a password missing or wrong, is exit 1 with what to do, never a
+    traceback, never the password; with the right one it runs."""
+    nowhere = write_topology(tmp_path / "nowhere.yaml",
+                             retarget(demo_topology_data(), f"redis://127.0.0.1:{free_port()}/0"))
+    done = backfill(nowhere)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Redis at redis://127.0.0.1:" in done.stderr and "failed" in done.stderr and "Traceback" not in done.stderr
+    assert "INCOMPLETE: scanned 0" in done.stdout, done.stdout
+    topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
+    secret = "backfill-" + str(os.getpid())
+    redis_server.client().config_set("requirepass", secret)
+    base = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_REDIS_PASSWORD"}
+    for env, said in ((base, "gave no password"), ({**base, "CLUSTERGATE_REDIS_PASSWORD": "wrong"}, "refuses the password")):
+        done = backfill(topology, env=env)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert said in done.stderr and "$CLUSTERGATE_REDIS_PASSWORD" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr and secret not in done.stderr + done.stdout
+    done = backfill(topology, env={**base, "CLUSTERGATE_REDIS_PASSWORD": secret})
+    assert done.returncode == 0 and "done: scanned 0" in done.stdout, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("stored, pttl_ms, want", [
+    # ts_epoch is the permit's second; the TTL is permitted_plan_ttl_s from now (the permit was at the latest now)
+    ('{"permit": true, "ts_epoch": 1000}', 3_600_000, (1000, THIRTY_DAYS_S)),
+    # a ts_epoch from the future (a gate's clock ahead) or none: the second the decision's TTL says
+    ('{"permit": true, "ts_epoch": 99999}', 86_400_000 - 50_000, (10_000 - 50, THIRTY_DAYS_S)),
+    ('{"permit": true}', -1, (10_000, THIRTY_DAYS_S)),
+    # a decision kept longer than permitted_plan_ttl_s: the marker never expires before it
+    ('{"permit": true, "ts_epoch": 1000}', (THIRTY_DAYS_S + 7) * 1000 - 1, (1000, THIRTY_DAYS_S + 7)),
+    ('{"permit": false, "ts_epoch": 1000}', 600_000, None),
+    ('{"permit": 1}', 600_000, "no_permit_flag"),
+    ('"permit"', 600_000, "not_a_json_object"),
+])
+def test_the_marker_a_stored_decision_is_due(stored, pttl_ms, want):
+    from launcher.backfill import Marker, marker_for
+    want = Marker(*want) if isinstance(want, tuple) else want
+    assert marker_for(stored, pttl_ms, 10_000, THIRTY_DAYS_S, 86400) == want
