@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from launcher.hosts import host_hash
+from launcher.hosts import actors_on, host_hash
 from launcher.own_code import module_command, own_env
 from launcher.schema import SchemaError
 from launcher.supervise import (HOLDER_MAX_CHARS, Home, home_from, home_option, home_root_option, lock_holder, printable,
@@ -653,8 +653,9 @@ def _backfill_markers(args: argparse.Namespace, topo: Topology, targets: list[st
     first permit issuer's host (it reaches Redis with the system's password), so that no plan_id an issuer before the
     permitted-plan marker permitted can get a second permit once its decision expires (docs/operating.md). A failed
     backfill rolls nothing back (the new code proved ready) but fails the deploy, exit 1, saying what to run."""
-    issuer_hosts = list(dict.fromkeys(topo.actors[name].host for name in topo.actors_of_kind("permit_issuer")))
-    if not issuer_hosts or issuer_hosts[0] is None:
+    issuers = set(topo.actors_of_kind("permit_issuer"))
+    issuer_hosts = [h for h in topo.hosts if issuers & set(actors_on(topo, h))]
+    if not issuer_hosts:
         return "ok", 0
     host = issuer_hosts[0]
     home = str(host_home(args, host))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -141,13 +142,40 @@ def test_a_change_that_cannot_become_ready_is_rolled_back_and_the_old_topology_p
     assert running["clusters"]["min_returns"] == multihost.data["clusters"]["min_returns"]
 
 
+# A stored decision with a permit and no marker, as a permit issuer before the permitted-plan marker left it, in the
+# system's Redis (run on ops, which reaches it); prints the marker of its plan_id.
+BEFORE_THE_MARKER = """
+import json, sys
+from launcher import keys
+from launcher.redis_conn import connect
+from launcher.topology import load_topology
+r = connect(load_topology(sys.argv[1]).redis)
+plan = "permitted-before-the-marker"
+if sys.argv[2:] == ["plant"]:
+    r.set(keys.plan_decision(plan), json.dumps({"plan_id": plan, "permit": True, "ts_epoch": 1}), ex=3600)
+    r.delete(keys.permitted_plan(plan))
+print(json.dumps({"marker": r.get(keys.permitted_plan(plan))}))
+"""
+
+
+def _before_the_marker(multihost, *argv: str) -> dict:
+    result = multihost.hosts["ops"].run([sys.executable, "-c", BEFORE_THE_MARKER, str(multihost.topology), *argv],
+                                        env=multihost.env, timeout=30)
+    assert result.returncode == 0, _explain(result)
+    return json.loads(result.stdout)
+
+
 def test_a_good_change_restarts_only_the_changed_actors(multihost):
+    """...and, as its last step, backfills the permitted-plan markers an issuer before them left out (backfill)."""
     good = json.loads(json.dumps(multihost.data))
     good["actors"]["gate"]["settings"]["sigma"] = 0.9
     path = write_topology(multihost.tmp, good, "good.yaml")
     before = {h: multihost.pids(h) for h in SYSTEM_HOSTS}
+    assert _before_the_marker(multihost, "plant") == {"marker": None}
     result = multihost.deploy(path, "--proof-timeout", str(20 * DEADLINE_SCALE))
     assert result.returncode == 0, _explain(result)
+    assert "--- exec: clustergate backfill-permits --home" in result.stdout, _explain(result)
+    assert _before_the_marker(multihost) == {"marker": "1"}, _explain(result)
     after = {h: multihost.pids(h) for h in SYSTEM_HOSTS}
     changed = {name for h in SYSTEM_HOSTS for name in after[h] if after[h][name] != before[h][name]}
     assert changed == {"gate"}

@@ -10740,6 +10740,97 @@ MUTATIONS: list[Mutation] = [
         "    if False:\n",
         ("tests/test_minorcli_review.py::"
          "test_positions_with_a_password_a_redis_without_one_refuses_is_refused_as_status_and_the_gate_see_it",)),
+    Mutation(
+        "the_backfill_writes_no_marker_for_a_permitted_decision",
+        "`clustergate backfill-permits` writes the marker of a stored decision with a permit that has none (an issuer "
+        "before the marker wrote it): without, the plan_id resubmitted after its decision expired got a second permit "
+        "- backfill",
+        "launcher/backfill.py",
+        "                    writes.append((marker, due))\n",
+        "                    pass\n",
+        ("tests/test_permit_backfill.py::test_a_plan_id_permitted_before_the_marker_is_refused_plan_id_expired_after_"
+         "the_backfill_not_given_a_second_permit",)),
+    Mutation(
+        "the_backfill_overwrites_a_marker_already_there",
+        "the backfill never overwrites a marker (EXISTS first, then SET NX): an issuer's marker, or an earlier run's, "
+        "keeps its value and TTL - backfill",
+        "launcher/backfill.py",
+        "for key, marker, n in zip(batch, markers, present) if not n]",
+        "for key, marker, n in zip(batch, markers, present) if True]",
+        ("tests/test_permit_backfill.py::test_a_hold_gets_no_marker_an_existing_marker_is_untouched_and_corrupt_"
+         "decisions_are_skipped_and_counted",),
+        also=(("launcher/backfill.py", 'str(due.value), "NX", "EX", due.ttl_s)', 'str(due.value), "EX", due.ttl_s)'),)),
+    Mutation(
+        "the_backfill_marks_a_hold",
+        "the backfill writes a marker only for a stored decision saying \"permit\": true; a HOLD (and a decision whose "
+        "permit is neither true nor false) gets none - backfill",
+        "launcher/backfill.py",
+        '    permit = decision.get("permit")\n',
+        "    permit = True\n",
+        ("tests/test_permit_backfill.py::test_a_hold_gets_no_marker_an_existing_marker_is_untouched_and_corrupt_"
+         "decisions_are_skipped_and_counted",)),
+    Mutation(
+        "the_backfill_stops_at_a_corrupt_decision",
+        "a stored decision that is not JSON is skipped and counted, the run goes on to the end (exit 0); it ended the "
+        "run in a traceback - backfill",
+        "launcher/backfill.py",
+        "        decision = json.loads(stored)\n    except (ValueError, RecursionError):\n",
+        "        decision = json.loads(stored)\n    except RecursionError:\n",
+        ("tests/test_permit_backfill.py::test_a_hold_gets_no_marker_an_existing_marker_is_untouched_and_corrupt_"
+         "decisions_are_skipped_and_counted",)),
+    Mutation(
+        "the_backfilled_marker_lives_only_as_long_as_its_decision",
+        "a backfilled marker is kept permitted_plan_ttl_s from the backfill, never less than its decision's remaining "
+        "TTL (at least as long as the issuer's rule, permit time + permitted_plan_ttl_s): kept only the decision's TTL, "
+        "the plan_id is decided anew once both expire - backfill",
+        "launcher/backfill.py",
+        "ttl_s=max(permitted_plan_ttl_s, remaining_s, 1))",
+        "ttl_s=max(remaining_s, 1))",
+        ("tests/test_permit_backfill.py::test_a_plan_id_permitted_before_the_marker_is_refused_plan_id_expired_after_"
+         "the_backfill_not_given_a_second_permit", "tests/test_permit_backfill.py::test_the_marker_a_stored_decision_is_due")),
+    Mutation(
+        "the_backfilled_marker_can_expire_before_its_decision",
+        "a backfilled marker never expires before its decision (one kept longer than permitted_plan_ttl_s) - backfill",
+        "launcher/backfill.py",
+        "ttl_s=max(permitted_plan_ttl_s, remaining_s, 1))",
+        "ttl_s=max(permitted_plan_ttl_s, 1))",
+        ("tests/test_permit_backfill.py::test_the_marker_a_stored_decision_is_due",)),
+    Mutation(
+        "the_backfill_reads_one_scan_step_only",
+        "the backfill follows SCAN's cursor to its end (0), one COUNT step at a time: it stopped after the first step, "
+        "thousands of decisions left without their marker - backfill",
+        "launcher/backfill.py",
+        '        if cursor == b"0":\n',
+        "        if True:\n",
+        ("tests/test_permit_backfill.py::test_every_batch_of_a_scan_is_backfilled_beside_a_live_issuer_and_the_counts_"
+         "add_up",)),
+    Mutation(
+        "the_backfill_exits_0_when_redis_failed",
+        "`clustergate backfill-permits` exits 1 when Redis is unreachable or refuses its password (nothing was read): "
+        "an operator or a deploy took exit 0 for the hole closed - backfill",
+        "launcher/backfill.py",
+        "              file=sys.stderr)\n        return 1\n    return 0\n",
+        "              file=sys.stderr)\n        return 0\n    return 0\n",
+        ("tests/test_permit_backfill.py::test_the_backfill_exits_1_naming_redis_when_it_is_unreachable_or_refuses_the_"
+         "password",)),
+    Mutation(
+        "the_permit_issuer_does_not_backfill_at_its_start",
+        "a permit issuer backfills the markers at its start (a single-host `up` onto the new code closes the hole with "
+        "no command to remember): without, plan_ids an issuer before the marker permitted stayed exposed - backfill",
+        "actors/permit_issuer.py",
+        "        self._backfill: MarkerBackfill | None = self.start_backfill()\n",
+        "        self._backfill: MarkerBackfill | None = None\n",
+        ("tests/test_permit_backfill.py::test_a_new_permit_issuer_writes_at_its_start_the_markers_an_issuer_before_"
+         "them_left_out",)),
+    Mutation(
+        "deploy_does_not_backfill_the_markers",
+        "`clustergate deploy` ends, once every host proved ready, with `clustergate backfill-permits` on the first "
+        "permit issuer's host: without, plan_ids the issuers before the marker permitted during the rolling deploy "
+        "stayed exposed - backfill",
+        "launcher/deploy.py",
+        "    return finish(*_backfill_markers(args, topo, targets, record))\n",
+        '    return finish("ok", 0)\n',
+        ("tests/test_multihost.py::test_a_good_change_restarts_only_the_changed_actors",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
