@@ -654,6 +654,9 @@ class Housekeeper:
 BACKFILL_SCAN_COUNT = 100
 BACKFILL_TIMEOUT_S = 3600.0
 BACKFILL_RETRY_S = 60.0
+# A sleep after each step: the backfill's thread shares the interpreter with the decisions' loop (docs/operating.md:
+# the backfill's cost).
+BACKFILL_PAUSE_S = 0.005
 
 
 class MarkerBackfill:
@@ -675,7 +678,7 @@ class MarkerBackfill:
     def run(self) -> None:
         try:
             backfill(self.client.pipeline, self.counts, self.settings.permitted_plan_ttl_s,
-                     self.settings.decision_ttl_s, BACKFILL_SCAN_COUNT, BACKFILL_TIMEOUT_S)
+                     self.settings.decision_ttl_s, BACKFILL_SCAN_COUNT, BACKFILL_TIMEOUT_S, BACKFILL_PAUSE_S)
         except Exception as exc:  # noqa: BLE001 (said by the issuer's loop, and made again BACKFILL_RETRY_S on)
             self.error = f"{type(exc).__name__}: {exc}"[:300]
         finally:

@@ -2,12 +2,16 @@
 keyspace of stored decisions and markers, how long Redis is held by one step, and what a decision waits meanwhile.
 
     .venv/bin/python bench/bench_backfill.py [--decisions 100000] [--markers 300000] [--count 100]
+    .venv/bin/python bench/bench_backfill.py --issuer [--seconds 60]
 
 Plants --decisions stored decisions (half with a permit and no marker, half HOLD) and --markers markers of other
 plan_ids (the 30 days of markers a running system holds), then runs the backfill twice (the first writes the missing
 markers, the second finds every one present, as an issuer's start after the first does), each while a client times
 a PING a millisecond: the p50/p99/max of those round trips, beside the same client's before the run, is what a
-decision's own Redis call waits behind the backfill's steps. Prints numbers; asserts nothing.
+decision's own Redis call waits behind the backfill's steps. With --issuer, a real gate and permit issuer are started
+on that keyspace instead, and one client times a HOLD proposal every 5 ms (recorded by the issuer's script) while the
+issuer's start-up backfill runs and after it ended: the decisions' latency beside the backfill's thread in the
+issuer's own process. Prints numbers; asserts nothing.
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ def main() -> int:
     parser.add_argument("--decisions", type=int, default=100_000)
     parser.add_argument("--markers", type=int, default=300_000)
     parser.add_argument("--count", type=int, default=100, help="SCAN COUNT (the issuer's start uses 100)")
+    parser.add_argument("--issuer", action="store_true", help="time decisions while a real issuer's start-up "
+                                                               "backfill runs")
+    parser.add_argument("--seconds", type=float, default=60.0, help="--issuer: the longest the run may take")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         server = RedisServer(Path(tmp) / "redis").start()
@@ -74,6 +81,9 @@ def main() -> int:
             pipe.execute()
             print(f"redis-server {r.info('server')['redis_version']}: {r.dbsize()} keys "
                   f"({args.decisions} decisions, {args.markers} other markers), SCAN COUNT {args.count}")
+            if args.issuer:
+                issuer_run(server, Path(tmp), args.seconds)
+                return 0
             quiet: list[float] = []
             stop = threading.Event()
             pinger = threading.Thread(target=pings_ms, args=(server.client(), stop, quiet))
@@ -105,6 +115,53 @@ def main() -> int:
         finally:
             server.stop()
     return 0
+
+
+def issuer_run(server: RedisServer, tmp: Path, seconds: float) -> None:
+    from launcher.client import GateClient
+    from launcher.harness import ActorProcess, demo_topology_data, retarget, scrape, write_topology
+    r = server.client()
+    now = int(time.time())
+    for symbol, amount in (("BTCUSDT", 1.0), ("ETHUSDT", 10.0), ("SOLUSDT", 100.0)):
+        r.hset(keys.position_snapshot(symbol), mapping={"position_amt": amount, "mark_price": 100.0, "ts_epoch": now})
+    data = retarget(demo_topology_data(), f"redis://127.0.0.1:{server.port}/0")
+    topology = write_topology(tmp / "topology.yaml", data)
+    issuer, gate = (ActorProcess(topology, name, log_dir=tmp) for name in ("permit_issuer", "gate"))
+    endpoint = data["actors"]["gate"]["sockets"]["proposals"]["bind"]
+    started = time.monotonic()
+    issuer.start()
+    gate.start()
+    try:
+        ended_at = None
+        timed: list[tuple[float, float]] = []  # (when, latency ms)
+        deadline = time.monotonic() + seconds
+        with GateClient(endpoint, timeout_ms=5000, retries=0) as client:
+            while time.monotonic() < deadline:
+                if ended_at is None and "event=permitted_markers_backfilled" in issuer.log():
+                    ended_at = time.monotonic()
+                    deadline = min(deadline, ended_at + 10)
+                began = time.perf_counter()
+                try:
+                    reply = client.propose("SOLUSDT", "HOLD")
+                except Exception:  # noqa: BLE001 (the gate still starting)
+                    time.sleep(0.1)
+                    continue
+                took = (time.perf_counter() - began) * 1000
+                if reply.get("status") == "ok" and reply["decision"].get("recorded"):
+                    timed.append((time.monotonic(), took))
+                time.sleep(0.005)
+        line = next((l for l in issuer.log().splitlines() if "event=permitted_markers_backfilled" in l), "not logged")
+        took = f"ended {ended_at - started:.1f} s after the issuer was started" if ended_at else "not ended"
+        print(f"  issuer's start-up backfill, {took}: {line[line.find('scanned='):][:120]}")
+        during = [t for when, t in timed if ended_at is None or when < ended_at]
+        after = [t for when, t in timed if ended_at is not None and when >= ended_at]
+        print(f"  decisions while it ran: {percentiles(during)}")
+        print(f"  decisions after it ended: {percentiles(after)}")
+        port = data["actors"]["permit_issuer"]["metrics_port"]
+        print(f"  permit_issuer_markers_backfilled_total {scrape(port).get('permit_issuer_markers_backfilled_total')}")
+    finally:
+        gate.terminate()
+        issuer.terminate()
 
 
 if __name__ == "__main__":

@@ -142,11 +142,12 @@ _MARKER_PREFIX = keys.permitted_plan("").encode()
 
 
 def backfill(pipeline: Pipeline, counts: Counts, permitted_plan_ttl_s: int, decision_ttl_s: int,
-             scan_count: int = DEFAULT_SCAN_COUNT, timeout_s: float = DEFAULT_TIMEOUT_S) -> Counts:
+             scan_count: int = DEFAULT_SCAN_COUNT, timeout_s: float = DEFAULT_TIMEOUT_S, pause_s: float = 0.0) -> Counts:
     """Set the missing markers from the stored decisions, one SCAN step at a time (COUNT scan_count), counting into
     `counts`: per step, a pipeline of EXISTS of each decision's marker (one there: the decision had a permit, nothing
     to read), one of GET and PTTL of the decisions without one, one of SET NX EX of the markers due. Redis's errors
-    and a lost connection raise (the counts say how far it went); TimedOut past timeout_s."""
+    and a lost connection raise (the counts say how far it went); TimedOut past timeout_s. pause_s: a sleep after each
+    step (a backfill inside a process that serves decisions leaves it the interpreter most of the time)."""
     deadline = time.monotonic() + timeout_s
     match = keys.plan_decision("*")
     cursor = b"0"
@@ -199,6 +200,8 @@ def backfill(pipeline: Pipeline, counts: Counts, permitted_plan_ttl_s: int, deci
         if cursor == b"0":
             counts.complete = True
             return counts
+        if pause_s:
+            time.sleep(pause_s)
 
 
 def summary(counts: Counts) -> str:
