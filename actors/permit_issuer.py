@@ -671,6 +671,7 @@ class MarkerBackfill:
         self.error: str | None = None
         self.done = False
         self.reported = False  # taken up by the issuer's loop
+        self.refused = False  # Redis refused this user a command of the backfill (an ACL): not made again
         self.started = time.monotonic()
         self.thread = threading.Thread(target=self.run, name="issuer-marker-backfill", daemon=True)
         self.thread.start()
@@ -681,6 +682,7 @@ class MarkerBackfill:
                      self.settings.decision_ttl_s, BACKFILL_SCAN_COUNT, BACKFILL_TIMEOUT_S, BACKFILL_PAUSE_S)
         except Exception as exc:  # noqa: BLE001 (said by the issuer's loop, and made again BACKFILL_RETRY_S on)
             self.error = f"{type(exc).__name__}: {exc}"[:300]
+            self.refused = isinstance(exc, ReplyError) and str(exc).startswith("NOPERM")
         finally:
             self.client.close()
             self.done = True
@@ -799,6 +801,14 @@ class PermitIssuer(Actor):
                           skipped=dict(counts.skipped), skipped_keys=counts.skipped_keys)
             if job.error is None:
                 self.log.info("permitted_markers_backfilled", **fields)
+                self._backfill = None
+                return
+            if job.refused:
+                self.log.error("permitted_markers_backfill_refused", error=job.error, **fields,
+                               detail="Redis refuses the permit issuer's user a command of the backfill (SCAN, EXISTS, "
+                                      "GET, PTTL, SET): plan_ids an issuer before the permitted-plan marker permitted "
+                                      "can get a second permit once their decision expires; allow that user those "
+                                      "commands, or run `clustergate backfill-permits` as a user allowed them")
                 self._backfill = None
                 return
             self.log.warning("permitted_markers_backfill_failed", error=job.error, **fields,

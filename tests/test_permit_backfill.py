@@ -173,6 +173,28 @@ def test_a_new_permit_issuer_writes_at_its_start_the_markers_an_issuer_before_th
         assert (again["status"], again.get("reason")) == ("error", "plan_id_expired"), again
 
 
+def test_an_issuer_whose_redis_user_is_refused_scan_says_so_once_and_decides_as_before(tmp_path, redis_server):
+    """An ACL user without SCAN (a user given only the commands the decisions need): the start-up backfill cannot run;
+    the issuer logs permitted_markers_backfill_refused (error) once, naming what to allow, tries no more (a retry a
+    minute would log the same refusal forever) and decides as before."""
+    admin = redis_server.client()
+    admin.execute_command("ACL", "SETUSER", "cg", "on", "nopass", "~*", "&*", "+@all", "-scan")
+    admin.set(keys.plan_decision("before"), full_form_decision("before", True, int(time.time())), ex=600)
+    url = redis_server.url.replace("redis://", "redis://cg@", 1)
+    from tests.test_gate_service import P26, write_book
+    write_book(admin)
+    p26 = P26(tmp_path / "acl", url).start()
+    try:
+        refused = wait_for(lambda: [line for line in p26.issuer.log().splitlines()
+                                    if "event=permitted_markers_backfill" in line], 10, "the backfill's refusal logged")
+        assert len(refused) == 1 and "event=permitted_markers_backfill_refused" in refused[0], refused
+        assert "NOPERM" in refused[0] and "backfill-permits" in refused[0], refused
+        assert decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50"))["permit"]
+        assert not admin.exists(keys.permitted_plan("before"))
+    finally:
+        p26.stop()
+
+
 def test_the_backfill_exits_1_naming_redis_when_it_is_unreachable_or_refuses_the_password(tmp_path, redis_server):
     """An operator running it by hand: Redis down, or a password missing or wrong, is exit 1 with what to do, never a
     traceback, never the password; with the right one it runs."""

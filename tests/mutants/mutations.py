@@ -10823,6 +10823,16 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_permit_backfill.py::test_a_new_permit_issuer_writes_at_its_start_the_markers_an_issuer_before_"
          "them_left_out",)),
     Mutation(
+        "the_issuers_backfill_takes_an_acl_refusal_for_an_outage",
+        "a permit issuer whose Redis user is refused a command of the start-up backfill (NOPERM) logs "
+        "permitted_markers_backfill_refused (error) once, naming what to allow, and does not try again; taken for an "
+        "outage, it was a warning made again every minute for good - backfill",
+        "actors/permit_issuer.py",
+        '            self.refused = isinstance(exc, ReplyError) and str(exc).startswith("NOPERM")\n',
+        "            self.refused = False\n",
+        ("tests/test_permit_backfill.py::test_an_issuer_whose_redis_user_is_refused_scan_says_so_once_and_decides_as_"
+         "before",)),
+    Mutation(
         "deploy_does_not_backfill_the_markers",
         "`clustergate deploy` ends, once every host proved ready, with `clustergate backfill-permits` on the first "
         "permit issuer's host: without, plan_ids the issuers before the marker permitted during the rolling deploy "
