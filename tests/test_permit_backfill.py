@@ -195,6 +195,17 @@ def test_an_issuer_whose_redis_user_is_refused_scan_says_so_once_and_decides_as_
         p26.stop()
 
 
+def test_a_backfill_past_its_timeout_exits_1_saying_incomplete_and_a_run_again_finishes(clean):
+    """--timeout bounds a run: past it the run stops, says INCOMPLETE with what it did, exit 1; the markers written
+    stay and a run again goes on to the end."""
+    plan = permitted_before_the_marker(clean, "ETHUSDT", "PARTIAL_50")
+    stopped = backfill(clean.topology, "--timeout", "0")
+    assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+    assert "INCOMPLETE: scanned 0" in stopped.stdout and "stopped after 0 s (--timeout)" in stopped.stderr, stopped
+    assert not clean.redis.exists(keys.permitted_plan(plan))
+    assert counts_of(backfill(clean.topology, "--json"))["written"] == 1
+
+
 def test_the_backfill_exits_1_naming_redis_when_it_is_unreachable_or_refuses_the_password(tmp_path, redis_server):
     """An operator running it by hand: Redis down, or a password missing or wrong, is exit 1 with what to do, never a
     traceback, never the password; with the right one it runs."""

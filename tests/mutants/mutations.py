@@ -10833,6 +10833,15 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_permit_backfill.py::test_an_issuer_whose_redis_user_is_refused_scan_says_so_once_and_decides_as_"
          "before",)),
     Mutation(
+        "the_backfill_has_no_time_bound",
+        "a backfill stops at its --timeout (the issuer's at an hour), exit 1 saying INCOMPLETE: unbounded, a run over a "
+        "huge keyspace could go on past any window an operator or a deploy gave it - backfill",
+        "launcher/backfill.py",
+        "        if time.monotonic() > deadline:\n",
+        "        if False:\n",
+        ("tests/test_permit_backfill.py::test_a_backfill_past_its_timeout_exits_1_saying_incomplete_and_a_run_again_"
+         "finishes",)),
+    Mutation(
         "deploy_does_not_backfill_the_markers",
         "`clustergate deploy` ends, once every host proved ready, with `clustergate backfill-permits` on the first "
         "permit issuer's host: without, plan_ids the issuers before the marker permitted during the rolling deploy "
