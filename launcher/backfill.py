@@ -217,23 +217,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     import redis
     from launcher.positions import default_topology_path
     from launcher.redis_conn import connect
-    from launcher.redis_url import password_not_text
-    from launcher.supervise import missing_running_copy
-    from launcher.schema import SchemaError
-    from launcher.topology import load_to_run
-    me = "clustergate backfill-permits"
-    path = default_topology_path(args)
-    if missing := missing_running_copy(args, path):
-        print(f"{me}: {missing}", file=sys.stderr)
-        return 2
-    try:
-        topo = load_to_run(path)[0]  # the running copy: what runs, whatever validate says of a key none reads
-    except SchemaError as exc:
-        for problem in exc.problems:
-            print(problem.render(str(path)), file=sys.stderr)
-        return 2
-    if not_text := password_not_text(topo.redis.password, topo.redis.password_env):
-        print(f"{me}: {not_text}", file=sys.stderr)
+    from launcher.supervise import running_topology_or_say
+    topo = running_topology_or_say(args, default_topology_path(args), "clustergate backfill-permits")
+    if topo is None:
         return 2
     settings = issuer_settings(topo)
     where = topo.redis.connection_url()
@@ -260,7 +246,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         for reason, shown in sorted(counts.skipped_keys.items()):
             print(f"  skipped, {SKIP_WORDS.get(reason, reason)}: {counts.skipped[reason]}, e.g. {', '.join(shown)}")
     if failure:
-        print(f"{me}: {failure}; nothing was overwritten, markers written so far stay (a run again skips them)",
+        print(f"clustergate backfill-permits: {failure}; nothing was overwritten, markers written so far stay (a run again skips them)",
               file=sys.stderr)
         return 1
     return 0

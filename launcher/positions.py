@@ -22,9 +22,7 @@ from launcher.keys import wrong_type
 from launcher.number_args import finite_number, takes_negative_numbers
 from launcher.overview import shown_age
 from launcher.redis_conn import connect
-from launcher.redis_url import password_not_text
-from launcher.schema import SchemaError
-from launcher.topology import Topology, load_to_run, symbol_name_ok
+from launcher.topology import Topology, symbol_name_ok
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_TOPOLOGY = REPO / "configs" / "demo.yaml"
@@ -211,19 +209,9 @@ def cmd_list(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> i
 
 
 def run(args: argparse.Namespace) -> int:
-    from launcher.supervise import missing_running_copy
-    path = default_topology_path(args)
-    if missing := missing_running_copy(args, path):
-        print(f"clustergate positions: {missing}", file=sys.stderr)
-        return 2
-    try:
-        topo = load_to_run(path)[0]  # the running copy: what runs, whatever validate says of a key none reads
-    except SchemaError as exc:
-        for problem in exc.problems:
-            print(problem.render(str(path)), file=sys.stderr)
-        return 2
-    if not_text := password_not_text(topo.redis.password, topo.redis.password_env):
-        print(f"clustergate positions: {not_text}", file=sys.stderr)
+    from launcher.supervise import running_topology_or_say
+    topo = running_topology_or_say(args, default_topology_path(args), "clustergate positions")
+    if topo is None:
         return 2
     client = connect(topo.redis, decode_responses=False)  # a snapshot's values may hold any bytes
     try:

@@ -39,7 +39,7 @@ from launcher.redis_url import password_not_text
 from launcher.schema import SchemaError, load_yaml_with_lines
 from launcher.terminal_text import HOLDER_MAX_CHARS, printable
 from launcher.topology import (EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, ClustersConfig, PermitIssuerSettings, RedisConfig,
-                               Topology, endpoint_port, load_or_report, load_running_copy)
+                               Topology, endpoint_port, load_or_report, load_running_copy, load_to_run)
 
 REPO = Path(__file__).resolve().parent.parent
 REDIS_PROGRAM = "redis"
@@ -264,6 +264,25 @@ def missing_running_copy(args: argparse.Namespace, path: Path) -> str | None:
     root = home_from(args).root
     return (f"{path} does not exist: nothing was started in {root} "
             f"(`clustergate up FILE --home {shlex.quote(str(root))}`); or give --topology FILE")
+
+
+def running_topology_or_say(args: argparse.Namespace, path: Path, command: str) -> Topology | None:
+    """The topology a Redis tool (`positions`, `backfill-permits`) acts on at `path` (running_topology_path's), loaded
+    as it runs (load_to_run: whatever validate says of a key none reads); None after saying why not on stderr, for its
+    caller to exit 2: no running copy in that home, a topology that does not load, a password no client can send."""
+    if missing := missing_running_copy(args, path):
+        print(f"{command}: {missing}", file=sys.stderr)
+        return None
+    try:
+        topo = load_to_run(path)[0]
+    except SchemaError as exc:
+        for problem in exc.problems:
+            print(problem.render(str(path)), file=sys.stderr)
+        return None
+    if not_text := password_not_text(topo.redis.password, topo.redis.password_env):
+        print(f"{command}: {not_text}", file=sys.stderr)
+        return None
+    return topo
 
 
 # --------------------------------------------------------------------------- rendering
