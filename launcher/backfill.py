@@ -44,7 +44,7 @@ class Counts:
     """What a backfill did. scanned = with_permit + hold + gone + skipped."""
 
     scanned: int = 0
-    with_permit: int = 0  # stored decisions saying "permit": true
+    with_permit: int = 0  # stored decisions with a marker there (only a permit leaves one) or saying "permit": true
     hold: int = 0  # saying "permit": false: no marker is due
     written: int = 0  # markers set (with_permit = written + already_present)
     already_present: int = 0  # a marker was there (the issuer's own, an earlier backfill's): left as it was

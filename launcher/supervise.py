@@ -274,7 +274,7 @@ def running_topology_or_say(args: argparse.Namespace, path: Path, command: str) 
         print(f"{command}: {missing}", file=sys.stderr)
         return None
     try:
-        topo = load_to_run(path)[0]
+        topo = load_to_run(path)[0]  # the running copy: what runs, whatever validate says of a key none reads
     except SchemaError as exc:
         for problem in exc.problems:
             print(problem.render(str(path)), file=sys.stderr)

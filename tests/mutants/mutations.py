@@ -10384,7 +10384,7 @@ MUTATIONS: list[Mutation] = [
         "positions_refuses_a_home_over_a_setting_nothing_reads",
         "`positions list/set/clear --home` reads a running copy whose only problems name settings nothing that runs "
         "reads (mutated: it refuses the home as validate does, exit 2, in an incident) - revdocs43",
-        "launcher/positions.py",
+        "launcher/supervise.py",
         "        topo = load_to_run(path)[0]  # the running copy: what runs, whatever validate says of a key none reads\n",
         "        topo, unread = load_to_run(path)\n        if unread:\n            raise SchemaError(unread)\n",
         ("tests/test_topology_rule_added_since_up.py::"
@@ -10498,7 +10498,7 @@ MUTATIONS: list[Mutation] = [
         "positions_sends_a_redis_password_that_is_not_utf8",
         "`positions` refuses, exit 2 naming the variable, a Redis password from the environment that is not UTF-8: "
         "sent, it ended in a UnicodeEncodeError traceback - opcli",
-        "launcher/positions.py",
+        "launcher/supervise.py",
         "    if not_text := password_not_text(topo.redis.password, topo.redis.password_env):\n",
         "    if not_text := None:\n",
         ("tests/test_opcli_review.py::test_status_and_positions_with_a_redis_password_that_is_not_utf8_name_it_without_a_traceback",)),
