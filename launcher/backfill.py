@@ -216,7 +216,7 @@ def summary(counts: Counts) -> str:
 def cmd_backfill(args: argparse.Namespace) -> int:
     import redis
     from launcher.positions import default_topology_path
-    from launcher.redis_conn import connect
+    from launcher.redis_conn import auth_refusal, connect
     from launcher.supervise import running_topology_or_say
     topo = running_topology_or_say(args, default_topology_path(args), "clustergate backfill-permits")
     if topo is None:
@@ -231,10 +231,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         failure = None
     except TimedOut as exc:
         failure = f"{exc} (--timeout)"
-    except redis.AuthenticationError:  # redis-py's words name its HELLO command, not what to do
-        env = f"${topo.redis.password_env} (the topology's redis.password_env)"
-        failure = (f"Redis at {where} refuses the password this command took from {env}: set it as the system has it"
-                   if topo.redis.password else f"Redis at {where} refuses this command, which gave no password: set {env}")
+    except redis.AuthenticationError as exc:
+        failure = auth_refusal(topo.redis, exc)
     except redis.RedisError as exc:
         failure = f"Redis at {where} failed: {exc}"
     finally:

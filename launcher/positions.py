@@ -21,7 +21,7 @@ from launcher import keys
 from launcher.keys import wrong_type
 from launcher.number_args import finite_number, takes_negative_numbers
 from launcher.overview import shown_age
-from launcher.redis_conn import connect
+from launcher.redis_conn import auth_refusal, connect
 from launcher.topology import Topology, symbol_name_ok
 
 REPO = Path(__file__).resolve().parent.parent
@@ -223,14 +223,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"clustergate positions: {exc}", file=sys.stderr)
         return 1
     except redis.AuthenticationError as exc:  # redis-py's words name its HELLO command, not what to do
-        env = f"${topo.redis.password_env} (the topology's redis.password_env)"
-        if not topo.redis.password:
-            why = f"refuses this command, which gave no password: set {env}"
-        elif "without any password configured" in str(exc) or "no password is set" in str(exc):
-            why = f"has no password, but this command gave one from {env}: unset it,"
-        else:
-            why = f"refuses the password this command took from {env}: set it"
-        print(f"clustergate positions: Redis at {topo.redis.connection_url()} {why} as the system has it", file=sys.stderr)
+        print(f"clustergate positions: {auth_refusal(topo.redis, exc)}", file=sys.stderr)
         return 1
     except redis.RedisError as exc:
         print(f"clustergate positions: Redis at {topo.redis.connection_url()} failed: {exc}", file=sys.stderr)

@@ -177,6 +177,19 @@ def _check_forever(pool_ref: "weakref.ref[SentinelPrimaryPool]", closed: threadi
             client.close()
 
 
+def auth_refusal(cfg: RedisConfig, exc: Exception) -> str:
+    """What a tool says when Redis refuses its authentication (redis.AuthenticationError `exc`): redis-py's words name
+    its HELLO command, not what to do. Never includes the password."""
+    env = f"${cfg.password_env} (the topology's redis.password_env)"
+    if not cfg.password:
+        why = f"refuses this command, which gave no password: set {env}"
+    elif "without any password configured" in str(exc) or "no password is set" in str(exc):
+        why = f"has no password, but this command gave one from {env}: unset it,"
+    else:
+        why = f"refuses the password this command took from {env}: set it"
+    return f"Redis at {cfg.connection_url()} {why} as the system has it"
+
+
 def connect(cfg: RedisConfig, *, decode_responses: bool = True) -> redis.Redis:
     """A client whose every call fails fast (cfg.timeout_ms) instead of hanging when Redis is down: one
     attempt, no retry (redis-py 6+ otherwise retries timeouts and connection errors 10 times with

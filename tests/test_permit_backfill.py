@@ -217,8 +217,10 @@ def test_the_backfill_exits_1_naming_redis_when_it_is_unreachable_or_refuses_the
     assert "INCOMPLETE: scanned 0" in done.stdout, done.stdout
     topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
     secret = "backfill-" + str(os.getpid())
-    redis_server.client().config_set("requirepass", secret)
     base = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_REDIS_PASSWORD"}
+    done = backfill(topology, env={**base, "CLUSTERGATE_REDIS_PASSWORD": secret})  # a Redis with none
+    assert done.returncode == 1 and "has no password, but this command gave one" in done.stderr, done.stderr
+    redis_server.client().config_set("requirepass", secret)
     for env, said in ((base, "gave no password"), ({**base, "CLUSTERGATE_REDIS_PASSWORD": "wrong"}, "refuses the password")):
         done = backfill(topology, env=env)
         assert done.returncode == 1, done.stdout + done.stderr
