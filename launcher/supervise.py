@@ -1295,6 +1295,10 @@ def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: flo
                   f"{home.root}` shows what is left", file=sys.stderr)
             return False
         waiting: list[str] = []
+        # One read of /proc's socket tables and fds a poll for every program being (re)started, not one a program:
+        # each read costs about 10 ms of CPU (the kernel walks its whole TCP hash for /proc/net/tcp{,6}).
+        holders = _holders_of(topo, home, [infos[name] for name in names
+                                           if name in infos and infos[name]["statename"] in RESTARTING_STATES])
         for name in names:
             info = infos.get(name)
             state = info["statename"] if info else "MISSING"
@@ -1306,7 +1310,7 @@ def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: flo
                 tell(f"--- last lines of {home.log_of(name)} ---\n{redact(tail(home.log_of(name)), secrets)}", out)
                 return False
             # Restarted by supervisord in vain while another process holds what it binds: said now, not at the timeout.
-            held = _held_by_others(sup, topo, home, info) if info and state in RESTARTING_STATES else []
+            held = _held_by_others(sup, topo, home, info, holders) if info and state in RESTARTING_STATES else []
             if held:
                 tell(f"FAILED: program {name} cannot bind {'; '.join(held)} (supervisord keeps restarting it, in "
                      f"vain while it is held)", out)
@@ -1338,14 +1342,21 @@ def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: flo
 RESTARTING_STATES = ("STARTING", "BACKOFF", "EXITED")
 
 
-def _held_by_others(sup: Supervisor, topo: Topology, home: Home, info: dict[str, Any]) -> list[str]:
+def _holders_of(topo: Topology, home: Home, infos: list[dict[str, Any]]) -> dict[str, int]:
+    """holder_pids of every endpoint the programs of `infos` bind, read from /proc once for all of them."""
+    endpoints = {in_home(endpoint, home): None for info in infos for _, endpoint in _claims(topo, info["name"])}
+    return holder_pids(list(endpoints))
+
+
+def _held_by_others(sup: Supervisor, topo: Topology, home: Home, info: dict[str, Any],
+                    holders: dict[str, int]) -> list[str]:
     """"WHERE: ENDPOINT is already in use by another process (HOLDER)" for each endpoint the program binds that a
     process other than its own (its pid, or a child of it) holds, read from /proc; a program with no process (BACKOFF,
     EXITED) has its endpoints probed too, for a holder /proc does not show (another user's). A holder met while the
     program had no process is checked again against its pid now (supervisord may have just started it). A holder run
-    by this supervisord (a program of another file) is named as this home's program, not another system to stop."""
+    by this supervisord (a program of another file) is named as this home's program, not another system to stop.
+    `holders`: _holders_of the programs being (re)started, this one among them."""
     claims = [(where, in_home(endpoint, home)) for where, endpoint in _claims(topo, info["name"])]
-    holders = holder_pids([endpoint for _, endpoint in claims])
     pid = info.get("pid") or 0
     said = []
     for where, endpoint in claims:

@@ -62,3 +62,28 @@ def test_make_install_stops_before_making_a_venv_with_a_python_that_cannot(tmp_p
     assert done.returncode != 0, done
     assert "install-venv:" in done.stderr and "python3-venv" in done.stderr, done.stderr
     assert not (checkout / ".venv").exists(), sorted(p.name for p in checkout.iterdir())
+
+
+def test_make_keeps_the_test_modules_rewritten_asserts_for_the_workers_under_pythondontwritebytecode(tmp_path: Path):
+    """testspeed: with PYTHONDONTWRITEBYTECODE set (our machines), pytest kept no rewritten test module, so each of
+    make test's six workers, each collecting every file, rewrote the asserts of all of them: about 5 s of CPU a worker.
+    `make rewritten-tests` (run by `make test` before the run) keeps them in tests/__pycache__ for the workers."""
+    if shutil.which("make") is None:
+        raise AssertionError("make is not on PATH: `make test` itself needs it")
+    checkout = tmp_path / "checkout"
+    (checkout / "tests").mkdir(parents=True)
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy(REPO / name, checkout / name)
+    (checkout / ".venv").symlink_to(Path(sys.executable).parent.parent)  # this venv (a mutants' copy has no .venv)
+    (checkout / "tests" / "test_sample.py").write_text("def test_sample():\n    assert 1 + 1 == 2\n")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(["make", "rewritten-tests"], cwd=checkout, capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    kept = sorted(p.name for p in (checkout / "tests" / "__pycache__").glob("test_sample.*-pytest-*.pyc"))
+    assert len(kept) == 1, (done.stdout + done.stderr, kept)
+    planned = subprocess.run(["make", "-n", "test"], cwd=checkout, capture_output=True, text=True, timeout=120,
+                             env=env).stdout.splitlines()  # -n: printed, not run
+    keeps = [i for i, line in enumerate(planned) if "--collect-only" in line]
+    runs = [i for i, line in enumerate(planned) if " -n 6 " in line]
+    assert keeps and runs and keeps[0] < runs[0], planned

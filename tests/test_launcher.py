@@ -1104,6 +1104,44 @@ def test_a_supervisord_that_ends_at_once_saying_nothing_is_named_and_the_change_
         clustergate("down", "--home", str(home))
 
 
+# `up` with each read of /proc's socket tables (launcher/endpoints.py's _socket_inodes) counted against the poll of
+# supervisord it follows: prints one JSON list, the reads after each poll.
+COUNTING_SOCKET_TABLE_READS = """
+import atexit, json, sys
+import launcher.endpoints, launcher.supervise
+reads = [0]
+read_tables, poll = launcher.endpoints._socket_inodes, launcher.supervise.Supervisor.processes
+def counted_read(endpoints):
+    reads[-1] += 1
+    return read_tables(endpoints)
+def counted_poll(self):
+    reads.append(0)
+    return poll(self)
+launcher.endpoints._socket_inodes = counted_read
+launcher.supervise.Supervisor.processes = counted_poll
+atexit.register(lambda: print("READS " + json.dumps(reads[1:])))
+from launcher.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_up_reads_the_socket_tables_once_a_poll_for_every_starting_program_not_once_a_program(tmp_path: Path) -> None:
+    # testspeed: while programs start, up's crash-loop check (a port held by another process) read /proc/net/tcp,
+    # /proc/net/tcp6 and every process's fds once for each program STARTING, BACKOFF or EXITED, at each poll: about
+    # 10 ms of CPU a read (the kernel walks its whole TCP hash), 60% of an `up`'s CPU for the demo (27 reads).
+    home = tmp_path / "home"
+    topo_path = write_topology(tmp_path / "small.yaml", small_data())
+    try:
+        up = subprocess.run([sys.executable, "-c", COUNTING_SOCKET_TABLE_READS, "up", str(topo_path), "--home", str(home)],
+                            capture_output=True, text=True, cwd=REPO, timeout=120)
+        assert up.returncode == 0, up.stdout + up.stderr
+        reads = json.loads(next(line for line in up.stdout.splitlines() if line.startswith("READS "))[len("READS "):])
+        assert sum(reads) >= 1, reads  # the check still runs while the programs start
+        assert max(reads) == 1, reads
+    finally:
+        clustergate("down", "--home", str(home))
+
+
 def test_up_names_at_once_a_crash_looping_program_whose_port_another_process_holds(small) -> None:
     # lnfix: the gate crash-looping (STARTING, BACKOFF, STARTING ...) because another process took its metrics port
     # while it was stopped: `up` checks the ports of a program it starts (stopped or FATAL), not of one supervisord

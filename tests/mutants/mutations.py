@@ -7887,7 +7887,7 @@ MUTATIONS: list[Mutation] = [
         "`up` names at once a program supervisord keeps restarting while another process holds a port it binds, and "
         "who holds it, exit 1: it waited its whole --timeout and named neither (lnfix)",
         "launcher/supervise.py",
-        "            held = _held_by_others(sup, topo, home, info) if info and state in RESTARTING_STATES else []\n",
+        "            held = _held_by_others(sup, topo, home, info, holders) if info and state in RESTARTING_STATES else []\n",
         "            held = []\n",
         ("tests/test_launcher.py::test_up_names_at_once_a_crash_looping_program_whose_port_another_process_holds",)),
     Mutation(
@@ -10850,6 +10850,33 @@ MUTATIONS: list[Mutation] = [
         "    return finish(*_backfill_markers(args, topo, targets, record))\n",
         '    return finish("ok", 0)\n',
         ("tests/test_multihost.py::test_a_good_change_restarts_only_the_changed_actors",)),
+    Mutation(
+        "up_reads_the_socket_tables_once_a_starting_program",
+        "up's crash-loop check reads /proc's socket tables and fds once a poll for all the programs being (re)started, "
+        "not once a program: about 10 ms of CPU a read, 60% of a demo up's CPU - testspeed",
+        "launcher/supervise.py",
+        "_held_by_others(sup, topo, home, info, holders) if info",
+        "_held_by_others(sup, topo, home, info, _holders_of(topo, home, [info])) if info",
+        ("tests/test_launcher.py::"
+         "test_up_reads_the_socket_tables_once_a_poll_for_every_starting_program_not_once_a_program",)),
+    Mutation(
+        "make_keeps_no_rewritten_test_modules",
+        "make test keeps pytest's rewritten test modules for its six workers under PYTHONDONTWRITEBYTECODE: without "
+        "them each worker rewrote the asserts of every test file, about 5 s of CPU a worker - testspeed",
+        "Makefile",
+        "\t-env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q --collect-only",
+        "\t-$(BIN)/python -m pytest -q --collect-only",
+        ("tests/test_install_venv.py::"
+         "test_make_keeps_the_test_modules_rewritten_asserts_for_the_workers_under_pythondontwritebytecode",)),
+    Mutation(
+        "make_test_runs_without_keeping_the_rewritten_test_modules",
+        "make test keeps the rewritten test modules before its run (make rewritten-tests), not only on request - "
+        "testspeed",
+        "Makefile",
+        "\t@$(MAKE) --no-print-directory rewritten-tests\n",
+        "",
+        ("tests/test_install_venv.py::"
+         "test_make_keeps_the_test_modules_rewritten_asserts_for_the_workers_under_pythondontwritebytecode",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
