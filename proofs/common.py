@@ -31,7 +31,7 @@ from launcher.overview import first, labelled
 from launcher.schema import SchemaError
 from launcher.supervise import (REDIS_PROGRAM, Home, LaunchError, Supervisor, tell, home_from, in_home,
                                 redis_program_names, running_topology_path, scrape, signal_name, timeout_seconds,
-                                home_option)
+                                home_option, home_variable_problem)
 from launcher.topology import RESERVED_PROGRAM_PREFIX, Topology, load_running_copy, load_to_run
 
 # The last report run_proof wrote in this process, and its failed checks (deploy records them).
@@ -376,11 +376,16 @@ def other_system(given: Path, home: Home) -> str | None:
 
 def _run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv: list[str] | None,
                args: argparse.Namespace | None) -> int:
+    command = "clustergate proof"
     if args is None:
         parser = argparse.ArgumentParser(prog=f"proofs/{name.replace('-', '_')}.py")
         add_arguments(parser)
         args = parser.parse_args(argv)
         refuse_options_of_other_proofs(parser, name, args)
+        command = parser.prog
+    if problem := home_variable_problem(args):  # as --home's is, bad input
+        print(f"{command}: {problem}", file=sys.stderr)
+        return 2
     home = home_from(args)
     topology_path = running_topology_path(args)
     if not topology_path.exists():

@@ -10736,8 +10736,8 @@ MUTATIONS: list[Mutation] = [
         "says (was: HELLO's AUTH default PASSWORD let in by a nopass default user, `positions` listed and wrote) "
         "- minorcli",
         "launcher/redis_conn.py",
-        "    if connection.password and not connection.username:\n",
-        "    if False:\n",
+        "            if connection.password and not connection.username:\n",
+        "            if False:\n",
         ("tests/test_minorcli_review.py::"
          "test_positions_with_a_password_a_redis_without_one_refuses_is_refused_as_status_and_the_gate_see_it",)),
     Mutation(
@@ -10877,6 +10877,46 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_install_venv.py::"
          "test_make_keeps_the_test_modules_rewritten_asserts_for_the_workers_under_pythondontwritebytecode",)),
+    Mutation(
+        "the_state_writers_password_refusal_names_no_variable",
+        "a redis-py client's (the state writer's) refused AUTH names the variable the password was read from and what "
+        "to do, as the gate's line does; was Redis's words alone (`AUTH <password> called without any password "
+        "configured ...`) from minorcli - revminorcli",
+        "launcher/redis_conn.py",
+        "            raise redis.AuthenticationError(said + password_hint(said, connection.password, password_env)) from None\n",
+        "            raise\n",
+        ("tests/test_revminorcli_review.py::"
+         "test_the_state_writers_redis_client_names_the_password_variable_when_redis_refuses_the_password",)),
+    Mutation(
+        "the_longest_turn_leaves_out_redis_pys_auth_after_its_handshake",
+        "the state writer's redis-py connection sends AUTH PASSWORD after its handshake when a password is given "
+        "without a user (minorcli), a wait of its own: 4 late answers measured after the connect, 3 counted, the "
+        "longest turn one redis.timeout_ms a call short - revminorcli",
+        "launcher/topology.py",
+        "    if redis_py and redis_py_auth:\n        handshake_waits += 1\n",
+        "    if False:\n        handshake_waits += 1\n",
+        ("tests/test_revminorcli_review.py::"
+         "test_the_state_writers_longest_turn_counts_the_auth_its_redis_client_sends_after_the_handshake",)),
+    Mutation(
+        "a_clustergate_home_that_is_not_utf8_is_taken",
+        "$CLUSTERGATE_HOME whose path is not UTF-8 is refused as bad input (exit 2) as --home's is; `up` failed "
+        "writing supervisord.conf, exit 1, and status said supervisord was not running - revminorcli",
+        "launcher/supervise.py",
+        "    return None if not root or is_utf8(root) else f\"$CLUSTERGATE_HOME: {not_utf8(root)}\"\n",
+        "    return None\n",
+        ("tests/test_revminorcli_review.py::"
+         "test_a_clustergate_home_variable_that_is_not_utf8_is_refused_as_bad_input_as_a_home_option_is",)),
+    Mutation(
+        "a_home_root_that_is_not_utf8_is_taken",
+        "deploy --home-root whose path is not UTF-8 is refused as --home's is (each host's home is under it) - "
+        "revminorcli",
+        "launcher/supervise.py",
+        "                                         f\"--home-root out for hosts/NAME under $CLUSTERGATE_HOME, else the repo "
+        "root\")\n    if not is_utf8(text):\n",
+        "                                         f\"--home-root out for hosts/NAME under $CLUSTERGATE_HOME, else the repo "
+        "root\")\n    if False:\n",
+        ("tests/test_revminorcli_review.py::"
+         "test_a_clustergate_home_variable_that_is_not_utf8_is_refused_as_bad_input_as_a_home_option_is",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
