@@ -34,16 +34,23 @@ def connect_as_the_actors_authenticate(password_env: str | None) -> Callable[[An
     `AUTH PASSWORD`, as the actors' own client sends it (launcher.resp): a Redis without a password refuses it here too
     (AuthenticationError). redis-py's `HELLO 3 AUTH default PASSWORD` alone is let in by a `nopass` default user
     whatever the password: `positions` listed and wrote while `status`, the gate and the issuer were refused. A refusal
-    names the variable the password was read from, as the gate's does (the state writer logs it)."""
+    names the variable the password was read from, as the gate's does (the state writer logs it); a Redis that does not
+    know AUTH (renamed with rename-command) echoes its arguments, the password, in its error: they are left out, and
+    the error raised holds no other (revminorcli: `positions` printed the password, the state writer logged it)."""
     def handshake(connection: Any) -> None:
         try:
             connection.on_connect()
             if connection.password and not connection.username:
                 connection.send_command("AUTH", connection.password, check_health=False)
                 connection.read_response()
+            return
         except redis.AuthenticationError as exc:
             said = str(exc)
-            raise redis.AuthenticationError(said + password_hint(said, connection.password, password_env)) from None
+            refused: redis.RedisError = redis.AuthenticationError(
+                said + password_hint(said, connection.password, password_env))
+        except redis.ResponseError as exc:
+            refused = type(exc)(str(exc).split(", with args beginning with:", 1)[0])
+        raise refused  # (out of the except: the error Redis said, the password in it, is not its context)
     return handshake
 
 

@@ -319,9 +319,20 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
     report; a reader gone (`| head -1`) makes it 141, as SIGPIPE does (opcli: the next line raised, and the
     line about that raised again, a traceback with no report)."""
     global LAST_REPORT
+    command = "clustergate proof"
+    if args is None:  # a proof's own script (proofs/readiness.py): its options, before the proof may keep going
+        std_streams.prepare()
+        parser = std_streams.ArgumentParser(prog=f"proofs/{name.replace('-', '_')}.py")
+        add_arguments(parser)
+        try:
+            args = parser.parse_args(argv)
+        except std_streams.OutputRefused as exc:  # `--help > /dev/full`: exit 0 with nothing written before
+            return std_streams.say_output_refused(parser.prog, exc)
+        refuse_options_of_other_proofs(parser, name, args)
+        command = parser.prog
     std_streams.prepare(keep_going=True)
     LAST_REPORT = None
-    code = _run_proof(name, body, argv, args)
+    code = _run_proof(name, body, args, command)
     lost = std_streams.output_lost()
     if lost is None:
         return code
@@ -374,15 +385,8 @@ def other_system(given: Path, home: Home) -> str | None:
     return None
 
 
-def _run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv: list[str] | None,
-               args: argparse.Namespace | None) -> int:
-    command = "clustergate proof"
-    if args is None:
-        parser = argparse.ArgumentParser(prog=f"proofs/{name.replace('-', '_')}.py")
-        add_arguments(parser)
-        args = parser.parse_args(argv)
-        refuse_options_of_other_proofs(parser, name, args)
-        command = parser.prog
+def _run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], args: argparse.Namespace,
+               command: str) -> int:
     if problem := home_variable_problem(args):  # as --home's is, bad input
         print(f"{command}: {problem}", file=sys.stderr)
         return 2

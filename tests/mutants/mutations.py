@@ -10883,8 +10883,8 @@ MUTATIONS: list[Mutation] = [
         "to do, as the gate's line does; was Redis's words alone (`AUTH <password> called without any password "
         "configured ...`) from minorcli - revminorcli",
         "launcher/redis_conn.py",
-        "            raise redis.AuthenticationError(said + password_hint(said, connection.password, password_env)) from None\n",
-        "            raise\n",
+        "                said + password_hint(said, connection.password, password_env))\n",
+        "                said)\n",
         ("tests/test_revminorcli_review.py::"
          "test_the_state_writers_redis_client_names_the_password_variable_when_redis_refuses_the_password",)),
     Mutation(
@@ -10917,6 +10917,35 @@ MUTATIONS: list[Mutation] = [
         "root\")\n    if False:\n",
         ("tests/test_revminorcli_review.py::"
          "test_a_clustergate_home_variable_that_is_not_utf8_is_refused_as_bad_input_as_a_home_option_is",)),
+    Mutation(
+        "ha_loads_help_that_stdout_refuses_exits_0",
+        "`python -m launcher.ha_load --help > /dev/full` exits 1 in one line as clustergate's help does: argparse's "
+        "parser dropped the OSError, exit 0 with nothing written - revminorcli",
+        "launcher/ha_load.py",
+        "    parser = ArgumentParser(prog=\"python -m launcher.ha_load\")\n",
+        "    parser = argparse.ArgumentParser(prog=\"python -m launcher.ha_load\")\n",
+        ("tests/test_revminorcli_review.py::"
+         "test_help_that_standard_output_refuses_fails_in_one_line_for_the_proof_scripts_and_ha_load",)),
+    Mutation(
+        "a_proof_scripts_help_that_stdout_refuses_exits_0",
+        "`python proofs/readiness.py --help > /dev/full` exits 1 in one line as `clustergate proof --help` does: parsed "
+        "after the proof's keep-going guard, the refusal was remembered and the help exited 0 - revminorcli",
+        "proofs/common.py",
+        "        except std_streams.OutputRefused as exc:  # `--help > /dev/full`: exit 0 with nothing written before\n"
+        "            return std_streams.say_output_refused(parser.prog, exc)\n",
+        "        except ZeroDivisionError:\n            raise\n",
+        ("tests/test_revminorcli_review.py::"
+         "test_help_that_standard_output_refuses_fails_in_one_line_for_the_proof_scripts_and_ha_load",)),
+    Mutation(
+        "a_redis_py_clients_error_echoes_the_password_a_redis_without_auth_repeats",
+        "a Redis whose AUTH is renamed answers redis_conn's AUTH PASSWORD with `unknown command 'AUTH', with args "
+        "beginning with: 'PASSWORD'`: the echoed arguments are left out (positions printed the password, the state "
+        "writer logged it) - revminorcli",
+        "launcher/redis_conn.py",
+        "            refused = type(exc)(str(exc).split(\", with args beginning with:\", 1)[0])\n",
+        "            refused = type(exc)(str(exc))\n",
+        ("tests/test_revminorcli_review.py::"
+         "test_a_redis_that_echoes_the_auth_arguments_never_gets_the_password_into_a_redis_py_clients_error",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
