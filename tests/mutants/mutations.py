@@ -8614,8 +8614,8 @@ MUTATIONS: list[Mutation] = [
         "a password Redis refuses is said with the environment variable it was read from (never the password): an "
         "actor's line said only WRONGPASS",
         "launcher/resp.py",
-        "        if self.password_env is None or not refuses_a_password(refusal, in_handshake=True):\n",
-        "        if True:\n",
+        "    if password_env is None:\n        return \"\"\n    if not password:\n",
+        "    if True:\n        return \"\"\n    if not password:\n",
         ("tests/test_cluster_side_resp_client.py::test_a_password_redis_refuses_is_said_with_the_variable_it_was_read_"
          "from",)),
     Mutation(
@@ -8630,15 +8630,15 @@ MUTATIONS: list[Mutation] = [
         "refusal_of_no_password_says_the_password_given",
         "with no password given (its variable unset), a NOAUTH refusal said `the password given is $VAR's`",
         "launcher/resp.py",
-        "        if not self.password:\n",
-        "        if False:\n",
+        "    if not password:\n        return f\" (no password given",
+        "    if False:\n        return f\" (no password given",
         ("tests/test_cluster_side_resp_client.py::test_a_refusal_of_no_password_says_none_was_given",)),
     Mutation(
         "refusal_by_a_redis_without_a_password_says_set_its_password",
         "an AUTH a Redis without any password refuses said `set it to this Redis's password`: it has none",
         "launcher/resp.py",
-        '        if "without any password configured" in refusal:\n',
-        "        if False:\n",
+        '    if "without any password configured" in refusal:\n',
+        "    if False:\n",
         ("tests/test_cluster_side_resp_client.py::test_a_refusal_of_no_password_says_none_was_given",)),
     Mutation(
         "sentinels_refusing_the_password_name_no_variable",
