@@ -180,13 +180,17 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         prepare()  # `>&-`: an `up` that started everything ended in a traceback, exit 1, on its last flush
-        from launcher.supervise import LaunchError
+        from launcher.supervise import LaunchError, home_variable_problem
     except KeyboardInterrupt:  # Ctrl-C while the launcher still loads: nothing read or changed yet
         sys.exit(130)
     try:
         module = PROCESS_COMMANDS.get(argv[0]) if argv else None
         args = None if module else build_parser(argv[0] if argv else None).parse_args(argv)
-        code = run_as_process(module, argv[1:]) if module else args.func(args)
+        if args is not None and (problem := home_variable_problem(args)):
+            print(f"clustergate {argv[0]}: {problem}", file=sys.stderr)
+            code = 2
+        else:
+            code = run_as_process(module, argv[1:]) if module else args.func(args)
         sys.stdout.flush()
     except LaunchError as exc:  # e.g. a supervisord that does not answer in time: say what to do
         print(f"clustergate: {exc}", file=sys.stderr)

@@ -48,6 +48,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from launcher.client import GateClient, GateUnavailable  # noqa: E402
+from launcher.std_streams import ArgumentParser, OutputRefused, say_output_refused  # noqa: E402
 
 ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED")
 # What makes one decision the same as another: a second decision for a plan_id differs in these.
@@ -817,7 +818,7 @@ def topology_problem(args: argparse.Namespace) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m launcher.ha_load")
+    parser = ArgumentParser(prog="python -m launcher.ha_load")
     sub = parser.add_subparsers(dest="cmd", required=True)
     load = sub.add_parser("load")
     load.add_argument("topology")
@@ -851,7 +852,12 @@ def main(argv: list[str] | None = None) -> int:
     fail = sub.add_parser("failover")
     fail.add_argument("topology")
     fail.add_argument("--to", default=None, help="HOST:PORT of the replica to promote (a host name of the topology's hosts: or an address)")
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = parser.parse_args(argv)
+    except OutputRefused as exc:  # `--help > /dev/full`: exit 0 with nothing written before
+        named = argv[0] if argv and argv[0] in sub.choices else None
+        return say_output_refused(f"{parser.prog} {named}" if named else parser.prog, exc)
     problem = topology_problem(args)
     if problem:
         print(problem, file=sys.stderr)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from typing import Any
+from typing import Any, Callable
 
 import redis
 from redis.backoff import NoBackoff
@@ -24,19 +24,34 @@ from redis.exceptions import ReadOnlyError
 from redis.retry import Retry
 
 from launcher.redis_url import parse_redis_url
+from launcher.resp import password_hint
 from launcher.sentinel import NoPrimary, discover_primary, majority_word, named_address
 from launcher.topology import RedisConfig
 
 
-def connect_as_the_actors_authenticate(connection: Any) -> None:
-    """redis-py's handshake, then a password given without a user sent again as `AUTH PASSWORD`, as the actors' own
-    client sends it (launcher.resp): a Redis without a password refuses it here too (AuthenticationError). redis-py's
-    `HELLO 3 AUTH default PASSWORD` alone is let in by a `nopass` default user whatever the password: `positions`
-    listed and wrote while `status`, the gate and the issuer were refused."""
-    connection.on_connect()
-    if connection.password and not connection.username:
-        connection.send_command("AUTH", connection.password, check_health=False)
-        connection.read_response()
+def connect_as_the_actors_authenticate(password_env: str | None) -> Callable[[Any], None]:
+    """A connection's handshake (redis_connect_func): redis-py's, then a password given without a user sent again as
+    `AUTH PASSWORD`, as the actors' own client sends it (launcher.resp): a Redis without a password refuses it here too
+    (AuthenticationError). redis-py's `HELLO 3 AUTH default PASSWORD` alone is let in by a `nopass` default user
+    whatever the password: `positions` listed and wrote while `status`, the gate and the issuer were refused. A refusal
+    names the variable the password was read from, as the gate's does (the state writer logs it); a Redis that does not
+    know AUTH (renamed with rename-command) echoes its arguments, the password, in its error: they are left out, and
+    the error raised holds no other (revminorcli: `positions` printed the password, the state writer logged it)."""
+    def handshake(connection: Any) -> None:
+        try:
+            connection.on_connect()
+            if connection.password and not connection.username:
+                connection.send_command("AUTH", connection.password, check_health=False)
+                connection.read_response()
+            return
+        except redis.AuthenticationError as exc:
+            said = str(exc)
+            refused: redis.RedisError = redis.AuthenticationError(
+                said + password_hint(said, connection.password, password_env))
+        except redis.ResponseError as exc:
+            refused = type(exc)(str(exc).split(", with args beginning with:", 1)[0])
+        raise refused  # (out of the except: the error Redis said, the password in it, is not its context)
+    return handshake
 
 
 class SentinelPrimaryConnection(redis.Connection):
@@ -198,7 +213,7 @@ def connect(cfg: RedisConfig, *, decode_responses: bool = True) -> redis.Redis:
     target = parse_redis_url(cfg.connection_url())
     common = dict(db=target.db, username=target.username, password=cfg.password, socket_timeout=timeout_s,
                   socket_connect_timeout=timeout_s, decode_responses=decode_responses, health_check_interval=0,
-                  retry=Retry(NoBackoff(), 0), redis_connect_func=connect_as_the_actors_authenticate)
+                  retry=Retry(NoBackoff(), 0), redis_connect_func=connect_as_the_actors_authenticate(cfg.password_env))
     if cfg.sentinel is not None:
         pool = SentinelPrimaryPool(sentinels=cfg.sentinel_addresses(), master=cfg.sentinel.master, **common)
         client = redis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))

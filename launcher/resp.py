@@ -253,15 +253,10 @@ class RespClient:
                     raise HandshakeRefused(f"handshake refused: {said}{self._password_hint(said)}")
 
     def _password_hint(self, refusal: str) -> str:
-        """For a refused AUTH (Redis's words, in the handshake or from the sentinels): the environment variable the
-        password was read from (never the password)."""
-        if self.password_env is None or not refuses_a_password(refusal, in_handshake=True):
+        """For a refused AUTH (Redis's words, in the handshake or from the sentinels): password_hint."""
+        if not refuses_a_password(refusal, in_handshake=True):
             return ""
-        if not self.password:
-            return f" (no password given: set ${self.password_env} to this Redis's password)"
-        if "without any password configured" in refusal:
-            return f" (the password given is ${self.password_env}'s: this Redis has none)"
-        return f" (the password given is ${self.password_env}'s: set it to this Redis's password)"
+        return password_hint(refusal, self.password, self.password_env)
 
     def _roundtrip(self, payload: bytes, count: int) -> list[Any]:
         sock, reader = self._sock, self._reader
@@ -383,6 +378,18 @@ def password_refused(exc: BaseException) -> bool:
     """Whether Redis refused the password a connection gave (WRONGPASS, an AUTH it has no password for) or wanted one
     it was not given (NOAUTH): the fix is the password's environment variable, not Redis."""
     return refuses_a_password(str(exc), in_handshake=isinstance(exc, HandshakeRefused))
+
+
+def password_hint(refusal: str, password: str | None, password_env: str | None) -> str:
+    """For Redis's refusal of a client's AUTH (its words): the environment variable the password was read from (never
+    the password), and what to do; every client's refusal says it alike (launcher.resp's, redis_conn's)."""
+    if password_env is None:
+        return ""
+    if not password:
+        return f" (no password given: set ${password_env} to this Redis's password)"
+    if "without any password configured" in refusal:
+        return f" (the password given is ${password_env}'s: this Redis has none)"
+    return f" (the password given is ${password_env}'s: set it to this Redis's password)"
 
 
 def refuses_a_password(text: str, *, in_handshake: bool) -> bool:

@@ -193,9 +193,23 @@ def home_option(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is blank: give the home's directory, or leave --home out for "
                                          f"$CLUSTERGATE_HOME, else the repo root")
     if not is_utf8(text):  # supervisord's config and socket path hold it as text: `up` failed writing them, exit 1
-        raise argparse.ArgumentTypeError(f"{printable(text)!r} is not valid UTF-8: supervisord's config names the "
-                                         f"home as text; give a directory whose path is UTF-8")
+        raise argparse.ArgumentTypeError(not_utf8(text))
     return text
+
+
+def not_utf8(path: str) -> str:
+    """Why a home (--home, $CLUSTERGATE_HOME, under --home-root) whose path is not UTF-8 is refused."""
+    return (f"{printable(path)!r} is not valid UTF-8: supervisord's config names the home as text; give a directory "
+            f"whose path is UTF-8")
+
+
+def home_variable_problem(args: argparse.Namespace) -> str | None:
+    """Why a command that takes --home, run without it, cannot use $CLUSTERGATE_HOME (None: it can, or it is not
+    read): a path that is not UTF-8, refused as --home's is (exit 2); `up` failed writing supervisord.conf, exit 1."""
+    if getattr(args, "home", "") is not None:  # no such option, or --home given
+        return None
+    root = os.environ.get("CLUSTERGATE_HOME")
+    return None if not root or is_utf8(root) else f"$CLUSTERGATE_HOME: {not_utf8(root)}"
 
 
 def is_utf8(text: str) -> bool:
@@ -220,6 +234,8 @@ def home_root_option(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError(f"{text!r} is blank: give the directory holding each host's home, or leave "
                                          f"--home-root out for hosts/NAME under $CLUSTERGATE_HOME, else the repo root")
+    if not is_utf8(text):
+        raise argparse.ArgumentTypeError(not_utf8(text))
     return text
 
 

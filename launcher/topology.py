@@ -473,7 +473,8 @@ SOCKET_REOPEN_S = 1.0
 LOOP_STALL_FLOOR_S = 30.0
 
 
-def redis_call_waits(*, resends_after_timeout: bool, handshake: bool, sentinels: int, redis_py: bool = False) -> int:
+def redis_call_waits(*, resends_after_timeout: bool, handshake: bool, sentinels: int, redis_py: bool = False,
+                     redis_py_auth: bool = False) -> int:
     """How many socket timeouts one RespClient call (launcher/resp.py pipeline_raw) can wait at most, each wait up to
     the client's timeout_s, counted from its code paths.
 
@@ -501,6 +502,8 @@ def redis_call_waits(*, resends_after_timeout: bool, handshake: bool, sentinels:
     new connection (redis.Connection.on_connect, redis-py 8) sends HELLO 3 (AUTH in it with a password) and waits for
     it, then CLIENT MAINT_NOTIFICATIONS, CLIENT SETINFO and SELECT pipelined, and waits again: 2 handshake waits with or
     without a password (revcount: counted as RespClient's 1 or 0; measured 3 late answers after the connect).
+    redis_py_auth: a password given without a user, which redis_conn sends once more as AUTH PASSWORD after that
+    handshake, and waits for (one more wait; revminorcli: measured 4 late answers after the connect, 3 counted).
 
     Connect and answer are separate waits (revcount, checked against the code): the connect waits up to timeout_s
     (socket.create_connection(timeout=timeout_s) in RespClient._connect, sentinel._exchange, redis-py's
@@ -514,6 +517,8 @@ def redis_call_waits(*, resends_after_timeout: bool, handshake: bool, sentinels:
     (`localhost` is 127.0.0.1, a multi-host topology's hosts are resolved once)."""
     per_sentinel = 4  # a sentinel: connect + answer; the server it names: connect + ROLE's answer
     handshake_waits = 2 if redis_py else (1 if handshake else 0)
+    if redis_py and redis_py_auth:
+        handshake_waits += 1
     new_connection = sentinels * per_sentinel + 1 + handshake_waits  # + connect + handshake
     fresh_attempt = new_connection + 1  # + the call's answer
     if not resends_after_timeout:
@@ -717,6 +722,12 @@ class Topology:
         target = parse_redis_url(self.redis.connection_url())
         return bool(self.redis.password_env or target.username or target.db)
 
+    def redis_password_without_user(self) -> bool:
+        """Whether a redis-py connection (launcher.redis_conn) sends AUTH PASSWORD after its handshake: a password_env
+        named (read as redis_handshake reads it, set or not) and no user in the URL."""
+        from launcher.redis_url import parse_redis_url
+        return bool(self.redis.password_env) and not parse_redis_url(self.redis.connection_url()).username
+
     def longest_turn_s(self, name: str) -> float:
         """The longest main-loop turn actor `name` can legitimately take, by its settings: REDIS_CALLS_PER_TURN Redis
         calls one after another, each waiting redis.timeout_ms (a permit issuer's that WAITs for a replica: WAIT's
@@ -737,7 +748,8 @@ class Topology:
         sentinels = len(self.redis.sentinel_addresses()) if self.redis.sentinel is not None else 0
         redis_call_s *= redis_call_waits(resends_after_timeout=spec.kind in REDIS_RESENDING_KINDS,
                                          handshake=self.redis_handshake(), sentinels=sentinels,
-                                         redis_py=spec.kind in REDIS_PY_KINDS)
+                                         redis_py=spec.kind in REDIS_PY_KINDS,
+                                         redis_py_auth=self.redis_password_without_user())
         turn_s = REDIS_CALLS_PER_TURN * redis_call_s
         if isinstance(s, GateSettings):
             issuer_wait_s = (1 + GATE_ISSUER_CONNECT_WAIT_SHARE) * s.permit_timeout_ms / 1000.0

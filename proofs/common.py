@@ -31,7 +31,7 @@ from launcher.overview import first, labelled
 from launcher.schema import SchemaError
 from launcher.supervise import (REDIS_PROGRAM, Home, LaunchError, Supervisor, tell, home_from, in_home,
                                 redis_program_names, running_topology_path, scrape, signal_name, timeout_seconds,
-                                home_option)
+                                home_option, home_variable_problem)
 from launcher.topology import RESERVED_PROGRAM_PREFIX, Topology, load_running_copy, load_to_run
 
 # The last report run_proof wrote in this process, and its failed checks (deploy records them).
@@ -319,9 +319,20 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
     report; a reader gone (`| head -1`) makes it 141, as SIGPIPE does (opcli: the next line raised, and the
     line about that raised again, a traceback with no report)."""
     global LAST_REPORT
+    command = "clustergate proof"
+    if args is None:  # a proof's own script (proofs/readiness.py): its options, before the proof may keep going
+        std_streams.prepare()
+        parser = std_streams.ArgumentParser(prog=f"proofs/{name.replace('-', '_')}.py")
+        add_arguments(parser)
+        try:
+            args = parser.parse_args(argv)
+        except std_streams.OutputRefused as exc:  # `--help > /dev/full`: exit 0 with nothing written before
+            return std_streams.say_output_refused(parser.prog, exc)
+        refuse_options_of_other_proofs(parser, name, args)
+        command = parser.prog
     std_streams.prepare(keep_going=True)
     LAST_REPORT = None
-    code = _run_proof(name, body, argv, args)
+    code = _run_proof(name, body, args, command)
     lost = std_streams.output_lost()
     if lost is None:
         return code
@@ -374,13 +385,11 @@ def other_system(given: Path, home: Home) -> str | None:
     return None
 
 
-def _run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv: list[str] | None,
-               args: argparse.Namespace | None) -> int:
-    if args is None:
-        parser = argparse.ArgumentParser(prog=f"proofs/{name.replace('-', '_')}.py")
-        add_arguments(parser)
-        args = parser.parse_args(argv)
-        refuse_options_of_other_proofs(parser, name, args)
+def _run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], args: argparse.Namespace,
+               command: str) -> int:
+    if problem := home_variable_problem(args):  # as --home's is, bad input
+        print(f"{command}: {problem}", file=sys.stderr)
+        return 2
     home = home_from(args)
     topology_path = running_topology_path(args)
     if not topology_path.exists():

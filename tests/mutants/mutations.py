@@ -8614,8 +8614,8 @@ MUTATIONS: list[Mutation] = [
         "a password Redis refuses is said with the environment variable it was read from (never the password): an "
         "actor's line said only WRONGPASS",
         "launcher/resp.py",
-        "        if self.password_env is None or not refuses_a_password(refusal, in_handshake=True):\n",
-        "        if True:\n",
+        "    if password_env is None:\n        return \"\"\n    if not password:\n",
+        "    if True:\n        return \"\"\n    if not password:\n",
         ("tests/test_cluster_side_resp_client.py::test_a_password_redis_refuses_is_said_with_the_variable_it_was_read_"
          "from",)),
     Mutation(
@@ -8630,15 +8630,15 @@ MUTATIONS: list[Mutation] = [
         "refusal_of_no_password_says_the_password_given",
         "with no password given (its variable unset), a NOAUTH refusal said `the password given is $VAR's`",
         "launcher/resp.py",
-        "        if not self.password:\n",
-        "        if False:\n",
+        "    if not password:\n        return f\" (no password given",
+        "    if False:\n        return f\" (no password given",
         ("tests/test_cluster_side_resp_client.py::test_a_refusal_of_no_password_says_none_was_given",)),
     Mutation(
         "refusal_by_a_redis_without_a_password_says_set_its_password",
         "an AUTH a Redis without any password refuses said `set it to this Redis's password`: it has none",
         "launcher/resp.py",
-        '        if "without any password configured" in refusal:\n',
-        "        if False:\n",
+        '    if "without any password configured" in refusal:\n',
+        "    if False:\n",
         ("tests/test_cluster_side_resp_client.py::test_a_refusal_of_no_password_says_none_was_given",)),
     Mutation(
         "sentinels_refusing_the_password_name_no_variable",
@@ -10736,8 +10736,8 @@ MUTATIONS: list[Mutation] = [
         "says (was: HELLO's AUTH default PASSWORD let in by a nopass default user, `positions` listed and wrote) "
         "- minorcli",
         "launcher/redis_conn.py",
-        "    if connection.password and not connection.username:\n",
-        "    if False:\n",
+        "            if connection.password and not connection.username:\n",
+        "            if False:\n",
         ("tests/test_minorcli_review.py::"
          "test_positions_with_a_password_a_redis_without_one_refuses_is_refused_as_status_and_the_gate_see_it",)),
     Mutation(
@@ -10877,6 +10877,75 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_install_venv.py::"
          "test_make_keeps_the_test_modules_rewritten_asserts_for_the_workers_under_pythondontwritebytecode",)),
+    Mutation(
+        "the_state_writers_password_refusal_names_no_variable",
+        "a redis-py client's (the state writer's) refused AUTH names the variable the password was read from and what "
+        "to do, as the gate's line does; was Redis's words alone (`AUTH <password> called without any password "
+        "configured ...`) from minorcli - revminorcli",
+        "launcher/redis_conn.py",
+        "                said + password_hint(said, connection.password, password_env))\n",
+        "                said)\n",
+        ("tests/test_revminorcli_review.py::"
+         "test_the_state_writers_redis_client_names_the_password_variable_when_redis_refuses_the_password",)),
+    Mutation(
+        "the_longest_turn_leaves_out_redis_pys_auth_after_its_handshake",
+        "the state writer's redis-py connection sends AUTH PASSWORD after its handshake when a password is given "
+        "without a user (minorcli), a wait of its own: 4 late answers measured after the connect, 3 counted, the "
+        "longest turn one redis.timeout_ms a call short - revminorcli",
+        "launcher/topology.py",
+        "    if redis_py and redis_py_auth:\n        handshake_waits += 1\n",
+        "    if False:\n        handshake_waits += 1\n",
+        ("tests/test_revminorcli_review.py::"
+         "test_the_state_writers_longest_turn_counts_the_auth_its_redis_client_sends_after_the_handshake",)),
+    Mutation(
+        "a_clustergate_home_that_is_not_utf8_is_taken",
+        "$CLUSTERGATE_HOME whose path is not UTF-8 is refused as bad input (exit 2) as --home's is; `up` failed "
+        "writing supervisord.conf, exit 1, and status said supervisord was not running - revminorcli",
+        "launcher/supervise.py",
+        "    return None if not root or is_utf8(root) else f\"$CLUSTERGATE_HOME: {not_utf8(root)}\"\n",
+        "    return None\n",
+        ("tests/test_revminorcli_review.py::"
+         "test_a_clustergate_home_variable_that_is_not_utf8_is_refused_as_bad_input_as_a_home_option_is",)),
+    Mutation(
+        "a_home_root_that_is_not_utf8_is_taken",
+        "deploy --home-root whose path is not UTF-8 is refused as --home's is (each host's home is under it) - "
+        "revminorcli",
+        "launcher/supervise.py",
+        "                                         f\"--home-root out for hosts/NAME under $CLUSTERGATE_HOME, else the repo "
+        "root\")\n    if not is_utf8(text):\n",
+        "                                         f\"--home-root out for hosts/NAME under $CLUSTERGATE_HOME, else the repo "
+        "root\")\n    if False:\n",
+        ("tests/test_revminorcli_review.py::"
+         "test_a_clustergate_home_variable_that_is_not_utf8_is_refused_as_bad_input_as_a_home_option_is",)),
+    Mutation(
+        "ha_loads_help_that_stdout_refuses_exits_0",
+        "`python -m launcher.ha_load --help > /dev/full` exits 1 in one line as clustergate's help does: argparse's "
+        "parser dropped the OSError, exit 0 with nothing written - revminorcli",
+        "launcher/ha_load.py",
+        "    parser = ArgumentParser(prog=\"python -m launcher.ha_load\")\n",
+        "    parser = argparse.ArgumentParser(prog=\"python -m launcher.ha_load\")\n",
+        ("tests/test_revminorcli_review.py::"
+         "test_help_that_standard_output_refuses_fails_in_one_line_for_the_proof_scripts_and_ha_load",)),
+    Mutation(
+        "a_proof_scripts_help_that_stdout_refuses_exits_0",
+        "`python proofs/readiness.py --help > /dev/full` exits 1 in one line as `clustergate proof --help` does: parsed "
+        "after the proof's keep-going guard, the refusal was remembered and the help exited 0 - revminorcli",
+        "proofs/common.py",
+        "        except std_streams.OutputRefused as exc:  # `--help > /dev/full`: exit 0 with nothing written before\n"
+        "            return std_streams.say_output_refused(parser.prog, exc)\n",
+        "        except ZeroDivisionError:\n            raise\n",
+        ("tests/test_revminorcli_review.py::"
+         "test_help_that_standard_output_refuses_fails_in_one_line_for_the_proof_scripts_and_ha_load",)),
+    Mutation(
+        "a_redis_py_clients_error_echoes_the_password_a_redis_without_auth_repeats",
+        "a Redis whose AUTH is renamed answers redis_conn's AUTH PASSWORD with `unknown command 'AUTH', with args "
+        "beginning with: 'PASSWORD'`: the echoed arguments are left out (positions printed the password, the state "
+        "writer logged it) - revminorcli",
+        "launcher/redis_conn.py",
+        "            refused = type(exc)(str(exc).split(\", with args beginning with:\", 1)[0])\n",
+        "            refused = type(exc)(str(exc))\n",
+        ("tests/test_revminorcli_review.py::"
+         "test_a_redis_that_echoes_the_auth_arguments_never_gets_the_password_into_a_redis_py_clients_error",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
