@@ -27,6 +27,7 @@ from launcher import keys
 from launcher.topology import PermitIssuerSettings, Topology
 
 DEFAULT_SCAN_COUNT = 1000
+SCAN_COUNT_MAX = 2 ** 63 - 1  # Redis reads COUNT as a signed 64-bit number: a larger one is refused
 DEFAULT_TIMEOUT_S = 300.0
 SHOWN_PER_REASON = 5  # keys named per skip reason
 
@@ -193,10 +194,11 @@ def backfill(pipeline: Pipeline, counts: Counts, permitted_plan_ttl_s: int, deci
                     writes.append((marker, due))
             written = pipeline([("SET", marker, str(due.value), "NX", "EX", due.ttl_s) for marker, due in writes]
                                ) if writes else []
-            _raise_errors(written)
             done = sum(1 for reply in written if reply is True or reply in ("OK", b"OK"))
-            counts.written += done
-            counts.already_present += len(written) - done  # set by an issuer since the EXISTS
+            refused = sum(1 for reply in written if isinstance(reply, Exception))
+            counts.written += done  # counted before a refusal of another write of the step is raised: they stay
+            counts.already_present += len(written) - done - refused  # set by an issuer since the EXISTS
+            _raise_errors(written)
         if cursor == b"0":
             counts.complete = True
             return counts
@@ -257,6 +259,8 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is below 1")
+    if value > SCAN_COUNT_MAX:
+        raise argparse.ArgumentTypeError(f"{text!r} is above {SCAN_COUNT_MAX}, the largest SCAN COUNT Redis takes")
     return value
 
 

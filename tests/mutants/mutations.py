@@ -10850,6 +10850,24 @@ MUTATIONS: list[Mutation] = [
         "    return finish(*_backfill_markers(args, topo, targets, record))\n",
         '    return finish("ok", 0)\n',
         ("tests/test_multihost.py::test_a_good_change_restarts_only_the_changed_actors",)),
+    Mutation(
+        "the_backfill_drops_the_markers_a_refused_step_wrote",
+        "a backfill step whose marker writes Redis refused in part (OOM once memory ran out mid-step, an ACL on some "
+        "keys) counts the markers it did write before raising: they were dropped (691 counted, 695 in Redis) - "
+        "revbackfill",
+        "launcher/backfill.py",
+        "            counts.written += done  # counted before a refusal of another write of the step is raised: they stay\n",
+        "            counts.written += 0 if refused else done\n",
+        ("tests/test_permit_backfill.py::test_markers_written_before_redis_refused_one_of_a_step_are_counted",)),
+    Mutation(
+        "the_backfill_sends_redis_a_scan_count_it_refuses",
+        "`backfill-permits --count` above 2**63-1 is bad input, exit 2, nothing sent: it was sent, refused by Redis and "
+        "said as Redis failing, exit 1 - revbackfill",
+        "launcher/backfill.py",
+        "    if value > SCAN_COUNT_MAX:\n",
+        "    if False:\n",
+        ("tests/test_permit_backfill.py::test_a_scan_count_beyond_what_redis_takes_is_bad_input_exit_2_not_a_redis_"
+         "failure",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
