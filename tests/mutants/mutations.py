@@ -10868,6 +10868,16 @@ MUTATIONS: list[Mutation] = [
         "    if False:\n",
         ("tests/test_permit_backfill.py::test_a_scan_count_beyond_what_redis_takes_is_bad_input_exit_2_not_a_redis_"
          "failure",)),
+    Mutation(
+        "deploy_whose_backfill_failed_exits_as_a_failed_deploy",
+        "a deploy that deployed and proved every host, whose backfill of permitted-plan markers then failed, exits 3 "
+        "(nothing rolled back): it exited 1, a failed and rolled-back deploy's code, so a wrapper rolling back on 1 "
+        "rolled back a good deploy - revbackfill",
+        "launcher/deploy.py",
+        "EXIT_DEPLOYED_BACKFILL_FAILED = 3\n",
+        "EXIT_DEPLOYED_BACKFILL_FAILED = 1\n",
+        ("tests/test_multihost_side_by_side.py::test_a_deploy_whose_backfill_fails_after_every_host_proved_ready_exits_3_"
+         "not_1_as_a_rolled_back_deploy",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
