@@ -805,8 +805,8 @@ class PermitIssuer(Actor):
                 return
             if job.refused:
                 self.log.error("permitted_markers_backfill_refused", error=job.error, **fields,
-                               detail="Redis refuses the permit issuer's user a command of the backfill (SCAN, EXISTS, "
-                                      "GET, PTTL, SET): plan_ids an issuer before the permitted-plan marker permitted "
+                               detail="Redis refuses the permit issuer's user a command of the backfill (SCAN, INFO, "
+                                      "EXISTS, GET, PTTL, SET): plan_ids an issuer before the permitted-plan marker permitted "
                                       "can get a second permit once their decision expires; allow that user those "
                                       "commands, or run `clustergate backfill-permits` as a user allowed them")
                 self._backfill = None

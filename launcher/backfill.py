@@ -9,7 +9,8 @@ earlier version writes after the scan passed it is missed, so run it once none o
 as its last step).
 
 Exit codes: 0 every stored decision read (skipped ones counted and named), 1 Redis refused or failed (unreachable,
-wrong password) or the run stopped at its --timeout, 2 bad input.
+wrong password), another server process answered half-way (restarted, a failover), or the run stopped at its
+--timeout, 2 bad input.
 """
 
 from __future__ import annotations
@@ -113,6 +114,12 @@ class TimedOut(Exception):
     """The run passed its timeout; the counts so far are in the Counts given to backfill."""
 
 
+class ServerChanged(Exception):
+    """A SCAN step was answered by another Redis server process than the run's first (restarted, or another server
+    after a failover, reached again by the client's own reconnection): the cursor holds only on the process that gave
+    it, so the scan would miss keys and still end; the run stops (a run again starts over)."""
+
+
 # A pipeline of commands: their replies in order, an error reply as an Exception in its place (launcher.resp's
 # RespClient.pipeline; redis_py_pipeline for redis-py). A failure of the connection raises.
 Pipeline = Callable[[list[tuple[Any, ...]]], list[Any]]
@@ -138,6 +145,16 @@ def _raise_errors(replies: list[Any]) -> None:
             raise reply
 
 
+def _run_id(info: Any) -> str:
+    """The run_id in an INFO server reply (its text, or redis-py's dict of it): the server process's own id."""
+    if isinstance(info, dict):
+        return str(info.get("run_id"))
+    for line in _as_bytes(info).decode(errors="replace").splitlines():
+        if line.startswith("run_id:"):
+            return line[len("run_id:"):].strip()
+    return ""
+
+
 _DECISION_PREFIX = keys.plan_decision("").encode()
 _MARKER_PREFIX = keys.permitted_plan("").encode()
 
@@ -147,17 +164,24 @@ def backfill(pipeline: Pipeline, counts: Counts, permitted_plan_ttl_s: int, deci
     """Set the missing markers from the stored decisions, one SCAN step at a time (COUNT scan_count), counting into
     `counts`: per step, a pipeline of EXISTS of each decision's marker (one there: the decision had a permit, nothing
     to read), one of GET and PTTL of the decisions without one, one of SET NX EX of the markers due. Redis's errors
-    and a lost connection raise (the counts say how far it went); TimedOut past timeout_s. pause_s: a sleep after each
+    and a lost connection raise (the counts say how far it went); TimedOut past timeout_s; ServerChanged when a step's
+    SCAN is answered by another server process than the first's (INFO server's run_id, sent with each SCAN). pause_s: a sleep after each
     step (a backfill inside a process that serves decisions leaves it the interpreter most of the time)."""
     deadline = time.monotonic() + timeout_s
     match = keys.plan_decision("*")
     cursor = b"0"
+    first_run_id: str | None = None  # the server process that gave the first cursor
     while True:
         if time.monotonic() > deadline:
             raise TimedOut(f"stopped after {timeout_s:g} s")
-        (scanned,) = pipeline([("SCAN", cursor, "MATCH", match, "COUNT", scan_count)])
-        if isinstance(scanned, Exception):
-            raise scanned
+        scanned, info = pipeline([("SCAN", cursor, "MATCH", match, "COUNT", scan_count), ("INFO", "server")])
+        _raise_errors([scanned, info])
+        run_id = _run_id(info)
+        if first_run_id is None:
+            first_run_id = run_id
+        elif run_id != first_run_id:
+            raise ServerChanged(f"another Redis server process answered the scan half-way (run_id {first_run_id} "
+                                f"then {run_id}: restarted, or a failover): its cursor would have missed keys")
         cursor, batch = _as_bytes(scanned[0]), [_as_bytes(key) for key in scanned[1]]
         batch = [key for key in batch if key.startswith(_DECISION_PREFIX)]
         markers = [_MARKER_PREFIX + key[len(_DECISION_PREFIX):] for key in batch]
@@ -233,6 +257,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         failure = None
     except TimedOut as exc:
         failure = f"{exc} (--timeout)"
+    except ServerChanged as exc:
+        failure = f"Redis at {where}: {exc}; run it again"
     except redis.AuthenticationError as exc:
         failure = auth_refusal(topo.redis, exc)
     except redis.RedisError as exc:
