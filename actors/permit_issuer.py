@@ -657,6 +657,10 @@ BACKFILL_RETRY_S = 60.0
 # A sleep after each step: the backfill's thread shares the interpreter with the decisions' loop (docs/operating.md:
 # the backfill's cost).
 BACKFILL_PAUSE_S = 0.005
+# How long a call of the backfill waits for Redis (at least redis.timeout_ms): nothing waits on it, so a stall of Redis
+# shorter than this (a fork for a save, a slow disk) is waited through rather than failing a run made again from its
+# start only BACKFILL_RETRY_S later.
+BACKFILL_CALL_TIMEOUT_S = 5.0
 
 
 class MarkerBackfill:
@@ -784,7 +788,8 @@ class PermitIssuer(Actor):
             self.restart_housekeeping(keeper)
 
     def start_backfill(self) -> MarkerBackfill:
-        return MarkerBackfill(self.redis.sibling(self.topology.redis.timeout_ms / 1000.0), self.settings)
+        return MarkerBackfill(self.redis.sibling(max(self.topology.redis.timeout_ms / 1000.0, BACKFILL_CALL_TIMEOUT_S)),
+                              self.settings)
 
     def take_backfill(self) -> None:
         """Say what the start-up backfill did once it ends (permitted_markers_backfilled) and count the markers it wrote;

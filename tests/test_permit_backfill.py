@@ -312,3 +312,34 @@ def test_a_scan_whose_redis_restarted_between_two_steps_stops_rather_than_saying
     r = redis_server.client()
     assert again.complete and sum(r.exists(keys.permitted_plan(plan)) for plan in plans) == len(plans)
     client.close()
+
+
+def test_the_issuers_start_up_backfill_waits_through_a_stall_of_redis_shorter_than_its_call_timeout(tmp_path,
+                                                                                                      redis_server):
+    """Nothing waits on the start-up backfill, so its calls wait longer than the decisions' (redis.timeout_ms, 250 ms):
+    a Redis stalled for a moment mid-run (a fork for a save or an AOF rewrite, a slow disk, SIGSTOP here) failed the
+    whole run, made again from the start only 60 s later (1,000,000 keys: failed at 83,603, revbackfill). It waits the
+    stall through and ends."""
+    import signal
+    r = redis_server.client()
+    plans = [f"s{i}" for i in range(40000)]
+    pipe = r.pipeline(transaction=False)
+    for n, plan in enumerate(plans):
+        pipe.set(keys.plan_decision(plan), full_form_decision(plan, True, 1), ex=86400)
+        if n % 5000 == 4999:
+            pipe.execute()
+    pipe.execute()
+    with running_p26(tmp_path / "p26", redis_server) as p26:
+        wait_for(lambda: r.dbsize() > len(plans) + 2000, 30, "the start-up backfill under way")
+        os.kill(redis_server.proc.pid, signal.SIGSTOP)
+        try:
+            time.sleep(1.5)
+        finally:
+            os.kill(redis_server.proc.pid, signal.SIGCONT)
+        logged = wait_for(lambda: next((line for line in p26.issuer.log().splitlines()
+                                        if "event=permitted_markers_backfill" in line), None), 40, "the backfill's end")
+        assert "event=permitted_markers_backfilled " in logged, logged
+        pipe = r.pipeline(transaction=False)
+        for plan in plans:
+            pipe.exists(keys.permitted_plan(plan))
+        assert sum(pipe.execute()) == len(plans)

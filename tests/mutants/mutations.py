@@ -10886,7 +10886,15 @@ MUTATIONS: list[Mutation] = [
         "        elif run_id != first_run_id:\n",
         "        elif False:\n",
         ("tests/test_permit_backfill.py::test_a_scan_whose_redis_restarted_between_two_steps_stops_rather_than_saying_"
-         "done_with_decisions_missed",)),
+         "done_with_decisions_missed",)),    Mutation(
+        "the_issuers_backfill_fails_at_a_stall_of_redis",
+        "the issuer's start-up backfill waits up to 5 s a call (nothing waits on it): at redis.timeout_ms (250 ms) a "
+        "stall of Redis mid-run failed the whole run, made again from its start a minute later - revbackfill",
+        "actors/permit_issuer.py",
+        "max(self.topology.redis.timeout_ms / 1000.0, BACKFILL_CALL_TIMEOUT_S)",
+        "self.topology.redis.timeout_ms / 1000.0",
+        ("tests/test_permit_backfill.py::test_the_issuers_start_up_backfill_waits_through_a_stall_of_redis_shorter_than_"
+         "its_call_timeout",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
