@@ -9,13 +9,14 @@ earlier version writes after the scan passed it is missed, so run it once none o
 as its last step).
 
 Exit codes: 0 every stored decision read (skipped ones counted and named), 1 Redis refused or failed (unreachable,
-wrong password), another server process answered half-way (restarted, a failover), or the run stopped at its
---timeout, 2 bad input.
+wrong password), another server process answered half-way (restarted, a failover), fewer replicas than the issuers'
+wait_replicas acknowledged its markers, or the run stopped at its --timeout, 2 bad input.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from launcher import keys
-from launcher.topology import PermitIssuerSettings, Topology
+from launcher.topology import WAIT_LATE_MS, PermitIssuerSettings, Topology
 
 DEFAULT_SCAN_COUNT = 1000
 SCAN_COUNT_MAX = 2 ** 63 - 1  # Redis reads COUNT as a signed 64-bit number: a larger one is refused
@@ -114,6 +115,11 @@ class TimedOut(Exception):
     """The run passed its timeout; the counts so far are in the Counts given to backfill."""
 
 
+class ReplicasBehind(Exception):
+    """Fewer replicas than the issuers wait for (wait_replicas) acknowledged a step's markers within wait_timeout_ms:
+    a failover now could lose them, the decisions they mark kept; the run stops (a run again writes what was lost)."""
+
+
 class ServerChanged(Exception):
     """A SCAN step was answered by another Redis server process than the run's first (restarted, or another server
     after a failover, reached again by the client's own reconnection): the cursor holds only on the process that gave
@@ -160,13 +166,17 @@ _MARKER_PREFIX = keys.permitted_plan("").encode()
 
 
 def backfill(pipeline: Pipeline, counts: Counts, permitted_plan_ttl_s: int, decision_ttl_s: int,
-             scan_count: int = DEFAULT_SCAN_COUNT, timeout_s: float = DEFAULT_TIMEOUT_S, pause_s: float = 0.0) -> Counts:
+             scan_count: int = DEFAULT_SCAN_COUNT, timeout_s: float = DEFAULT_TIMEOUT_S, pause_s: float = 0.0,
+             wait_replicas: int = 0, wait_timeout_ms: int = 100) -> Counts:
     """Set the missing markers from the stored decisions, one SCAN step at a time (COUNT scan_count), counting into
     `counts`: per step, a pipeline of EXISTS of each decision's marker (one there: the decision had a permit, nothing
     to read), one of GET and PTTL of the decisions without one, one of SET NX EX of the markers due. Redis's errors
     and a lost connection raise (the counts say how far it went); TimedOut past timeout_s; ServerChanged when a step's
     SCAN is answered by another server process than the first's (INFO server's run_id, sent with each SCAN). pause_s: a sleep after each
-    step (a backfill inside a process that serves decisions leaves it the interpreter most of the time)."""
+    step (a backfill inside a process that serves decisions leaves it the interpreter most of the time).
+    wait_replicas (the issuers' setting): the markers' pipeline ends with WAIT for that many replicas, as a decision's
+    does; fewer within wait_timeout_ms raise ReplicasBehind (the run is not done until its markers would survive a
+    failover)."""
     deadline = time.monotonic() + timeout_s
     match = keys.plan_decision("*")
     cursor = b"0"
@@ -216,13 +226,20 @@ def backfill(pipeline: Pipeline, counts: Counts, permitted_plan_ttl_s: int, deci
                 else:
                     counts.with_permit += 1
                     writes.append((marker, due))
+            waits = [("WAIT", wait_replicas, wait_timeout_ms)] if writes and wait_replicas > 0 else []
             written = pipeline([("SET", marker, str(due.value), "NX", "EX", due.ttl_s) for marker, due in writes]
-                               ) if writes else []
+                               + waits) if writes else []
+            acknowledged = written.pop() if waits else None
             done = sum(1 for reply in written if reply is True or reply in ("OK", b"OK"))
             refused = sum(1 for reply in written if isinstance(reply, Exception))
             counts.written += done  # counted before a refusal of another write of the step is raised: they stay
             counts.already_present += len(written) - done - refused  # set by an issuer since the EXISTS
             _raise_errors(written)
+            if waits:
+                _raise_errors([acknowledged])
+                if acknowledged < wait_replicas:
+                    raise ReplicasBehind(f"{acknowledged} of {wait_replicas} replicas acknowledged the markers written "
+                                         f"within {wait_timeout_ms} ms (wait_replicas): a failover could lose them")
         if cursor == b"0":
             counts.complete = True
             return counts
@@ -250,13 +267,19 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     settings = issuer_settings(topo)
     where = topo.redis.connection_url()
     counts = Counts()
-    client = connect(topo.redis, decode_responses=False)
+    replicas = settings.replicas_to_wait(topo.redis)
+    # A WAIT blocks up to wait_timeout_ms and Redis ends it at its next cron tick: the calls wait that much longer.
+    waiting = dataclasses.replace(topo.redis, timeout_ms=topo.redis.timeout_ms + settings.wait_timeout_ms
+                                  + WAIT_LATE_MS) if replicas else topo.redis
+    client = connect(waiting, decode_responses=False)
     try:
         backfill(redis_py_pipeline(client), counts, settings.permitted_plan_ttl_s, settings.decision_ttl_s, args.count,
-                 args.timeout)
+                 args.timeout, wait_replicas=replicas, wait_timeout_ms=settings.wait_timeout_ms)
         failure = None
     except TimedOut as exc:
         failure = f"{exc} (--timeout)"
+    except ReplicasBehind as exc:
+        failure = f"Redis at {where}: {exc}; run it again once the replicas keep up"
     except ServerChanged as exc:
         failure = f"Redis at {where}: {exc}; run it again"
     except redis.AuthenticationError as exc:

@@ -343,3 +343,37 @@ def test_the_issuers_start_up_backfill_waits_through_a_stall_of_redis_shorter_th
         for plan in plans:
             pipe.exists(keys.permitted_plan(plan))
         assert sum(pipe.execute()) == len(plans)
+
+
+def test_with_wait_replicas_a_backfill_whose_markers_no_replica_acknowledged_is_not_done(tmp_path, redis_server):
+    """The issuers wait for wait_replicas replicas after each decision (its marker included); the backfill's markers
+    were written without: with the replica stalled it said `done`, exit 0, though not one marker had reached the
+    replica, and a failover to it then lost them all, the decisions they mark kept (revbackfill). It now ends its
+    markers' pipeline with WAIT as a decision does: fewer acknowledgements is exit 1 (the issuer's run is made again,
+    on the new primary after a failover)."""
+    import signal
+    from launcher.harness import RedisServer
+    replica = RedisServer(tmp_path / "replica").start()
+    try:
+        r, rr = redis_server.client(), replica.client()
+        rr.execute_command("REPLICAOF", "127.0.0.1", redis_server.port)
+        plans = [f"w{i}" for i in range(50)]
+        for plan in plans:
+            r.set(keys.plan_decision(plan), full_form_decision(plan, True, 1), ex=86400)
+        wait_for(lambda: r.execute_command("WAIT", 1, 100) == 1, 20, "the replica in sync")
+        data = retarget(demo_topology_data(), redis_server.url)
+        data["actors"]["permit_issuer"]["settings"] = {**(data["actors"]["permit_issuer"].get("settings") or {}),
+                                                       "wait_replicas": 1}
+        topology = write_topology(tmp_path / "topology.yaml", data)
+        os.kill(replica.proc.pid, signal.SIGSTOP)
+        try:
+            done = backfill(topology, "--json")
+        finally:
+            os.kill(replica.proc.pid, signal.SIGCONT)
+        assert done.returncode == 1 and "0 of 1 replicas acknowledged" in done.stderr, done.stdout + done.stderr
+        assert not json.loads(done.stdout)["complete"]
+        again = counts_of(backfill(topology, "--json"))  # the replica back: the run ends, every marker acknowledged
+        assert again["complete"] and again["already_present"] == len(plans), again
+        wait_for(lambda: sum(rr.exists(keys.permitted_plan(plan)) for plan in plans) == len(plans), 10, "replicated")
+    finally:
+        replica.stop()

@@ -10894,7 +10894,16 @@ MUTATIONS: list[Mutation] = [
         "max(self.topology.redis.timeout_ms / 1000.0, BACKFILL_CALL_TIMEOUT_S)",
         "self.topology.redis.timeout_ms / 1000.0",
         ("tests/test_permit_backfill.py::test_the_issuers_start_up_backfill_waits_through_a_stall_of_redis_shorter_than_"
-         "its_call_timeout",)),
+         "its_call_timeout",)),    Mutation(
+        "the_backfill_does_not_wait_for_replicas",
+        "with wait_replicas, a backfill's markers' pipeline ends with WAIT as a decision's does, and fewer "
+        "acknowledgements end the run not done: without, it said `done` with no marker on the replica, all lost at a "
+        "failover to it - revbackfill",
+        "launcher/backfill.py",
+        'waits = [("WAIT", wait_replicas, wait_timeout_ms)] if writes and wait_replicas > 0 else []',
+        'waits = [("WAIT", wait_replicas, wait_timeout_ms)] if False else []',
+        ("tests/test_permit_backfill.py::test_with_wait_replicas_a_backfill_whose_markers_no_replica_acknowledged_is_"
+         "not_done",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
