@@ -657,6 +657,10 @@ BACKFILL_RETRY_S = 60.0
 # A sleep after each step: the backfill's thread shares the interpreter with the decisions' loop (docs/operating.md:
 # the backfill's cost).
 BACKFILL_PAUSE_S = 0.005
+# How long a call of the backfill waits for Redis (at least redis.timeout_ms): nothing waits on it, so a stall of Redis
+# shorter than this (a fork for a save, a slow disk) is waited through rather than failing a run made again from its
+# start only BACKFILL_RETRY_S later.
+BACKFILL_CALL_TIMEOUT_S = 5.0
 
 
 class MarkerBackfill:
@@ -665,8 +669,8 @@ class MarkerBackfill:
     thread of its own on a connection of its own, so no decision waits for it. Its outcome is published whole (done,
     error) for the issuer's loop to take up (PermitIssuer.take_backfill); never joined."""
 
-    def __init__(self, client: RespClient, settings: PermitIssuerSettings):
-        self.client, self.settings = client, settings
+    def __init__(self, client: RespClient, settings: PermitIssuerSettings, wait_replicas: int = 0):
+        self.client, self.settings, self.wait_replicas = client, settings, wait_replicas
         self.counts = Counts()
         self.error: str | None = None
         self.done = False
@@ -679,7 +683,8 @@ class MarkerBackfill:
     def run(self) -> None:
         try:
             backfill(self.client.pipeline, self.counts, self.settings.permitted_plan_ttl_s,
-                     self.settings.decision_ttl_s, BACKFILL_SCAN_COUNT, BACKFILL_TIMEOUT_S, BACKFILL_PAUSE_S)
+                     self.settings.decision_ttl_s, BACKFILL_SCAN_COUNT, BACKFILL_TIMEOUT_S, BACKFILL_PAUSE_S,
+                     self.wait_replicas, self.settings.wait_timeout_ms)
         except Exception as exc:  # noqa: BLE001 (said by the issuer's loop, and made again BACKFILL_RETRY_S on)
             self.error = f"{type(exc).__name__}: {exc}"[:300]
             self.refused = isinstance(exc, ReplyError) and str(exc).startswith("NOPERM")
@@ -784,7 +789,10 @@ class PermitIssuer(Actor):
             self.restart_housekeeping(keeper)
 
     def start_backfill(self) -> MarkerBackfill:
-        return MarkerBackfill(self.redis.sibling(self.topology.redis.timeout_ms / 1000.0), self.settings)
+        replicas = self.settings.replicas_to_wait(self.topology.redis)
+        wait_s = (self.settings.wait_timeout_ms + WAIT_LATE_MS) / 1000.0 if replicas else 0.0
+        return MarkerBackfill(self.redis.sibling(max(self.topology.redis.timeout_ms / 1000.0, BACKFILL_CALL_TIMEOUT_S)
+                                                 + wait_s), self.settings, replicas)
 
     def take_backfill(self) -> None:
         """Say what the start-up backfill did once it ends (permitted_markers_backfilled) and count the markers it wrote;
@@ -805,8 +813,8 @@ class PermitIssuer(Actor):
                 return
             if job.refused:
                 self.log.error("permitted_markers_backfill_refused", error=job.error, **fields,
-                               detail="Redis refuses the permit issuer's user a command of the backfill (SCAN, EXISTS, "
-                                      "GET, PTTL, SET): plan_ids an issuer before the permitted-plan marker permitted "
+                               detail="Redis refuses the permit issuer's user a command of the backfill (SCAN, INFO, "
+                                      "EXISTS, GET, PTTL, SET): plan_ids an issuer before the permitted-plan marker permitted "
                                       "can get a second permit once their decision expires; allow that user those "
                                       "commands, or run `clustergate backfill-permits` as a user allowed them")
                 self._backfill = None

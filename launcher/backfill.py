@@ -9,12 +9,14 @@ earlier version writes after the scan passed it is missed, so run it once none o
 as its last step).
 
 Exit codes: 0 every stored decision read (skipped ones counted and named), 1 Redis refused or failed (unreachable,
-wrong password) or the run stopped at its --timeout, 2 bad input.
+wrong password), another server process answered half-way (restarted, a failover), fewer replicas than the issuers'
+wait_replicas acknowledged its markers, or the run stopped at its --timeout, 2 bad input.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -24,9 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from launcher import keys
-from launcher.topology import PermitIssuerSettings, Topology
+from launcher.topology import WAIT_LATE_MS, PermitIssuerSettings, Topology
 
 DEFAULT_SCAN_COUNT = 1000
+SCAN_COUNT_MAX = 2 ** 63 - 1  # Redis reads COUNT as a signed 64-bit number: a larger one is refused
 DEFAULT_TIMEOUT_S = 300.0
 SHOWN_PER_REASON = 5  # keys named per skip reason
 
@@ -112,6 +115,17 @@ class TimedOut(Exception):
     """The run passed its timeout; the counts so far are in the Counts given to backfill."""
 
 
+class ReplicasBehind(Exception):
+    """Fewer replicas than the issuers wait for (wait_replicas) acknowledged a step's markers within wait_timeout_ms:
+    a failover now could lose them, the decisions they mark kept; the run stops (a run again writes what was lost)."""
+
+
+class ServerChanged(Exception):
+    """A SCAN step was answered by another Redis server process than the run's first (restarted, or another server
+    after a failover, reached again by the client's own reconnection): the cursor holds only on the process that gave
+    it, so the scan would miss keys and still end; the run stops (a run again starts over)."""
+
+
 # A pipeline of commands: their replies in order, an error reply as an Exception in its place (launcher.resp's
 # RespClient.pipeline; redis_py_pipeline for redis-py). A failure of the connection raises.
 Pipeline = Callable[[list[tuple[Any, ...]]], list[Any]]
@@ -137,26 +151,47 @@ def _raise_errors(replies: list[Any]) -> None:
             raise reply
 
 
+def _run_id(info: Any) -> str:
+    """The run_id in an INFO server reply (its text, or redis-py's dict of it): the server process's own id."""
+    if isinstance(info, dict):
+        return str(info.get("run_id"))
+    for line in _as_bytes(info).decode(errors="replace").splitlines():
+        if line.startswith("run_id:"):
+            return line[len("run_id:"):].strip()
+    return ""
+
+
 _DECISION_PREFIX = keys.plan_decision("").encode()
 _MARKER_PREFIX = keys.permitted_plan("").encode()
 
 
 def backfill(pipeline: Pipeline, counts: Counts, permitted_plan_ttl_s: int, decision_ttl_s: int,
-             scan_count: int = DEFAULT_SCAN_COUNT, timeout_s: float = DEFAULT_TIMEOUT_S, pause_s: float = 0.0) -> Counts:
+             scan_count: int = DEFAULT_SCAN_COUNT, timeout_s: float = DEFAULT_TIMEOUT_S, pause_s: float = 0.0,
+             wait_replicas: int = 0, wait_timeout_ms: int = 100) -> Counts:
     """Set the missing markers from the stored decisions, one SCAN step at a time (COUNT scan_count), counting into
     `counts`: per step, a pipeline of EXISTS of each decision's marker (one there: the decision had a permit, nothing
     to read), one of GET and PTTL of the decisions without one, one of SET NX EX of the markers due. Redis's errors
-    and a lost connection raise (the counts say how far it went); TimedOut past timeout_s. pause_s: a sleep after each
-    step (a backfill inside a process that serves decisions leaves it the interpreter most of the time)."""
+    and a lost connection raise (the counts say how far it went); TimedOut past timeout_s; ServerChanged when a step's
+    SCAN is answered by another server process than the first's (INFO server's run_id, sent with each SCAN). pause_s: a sleep after each
+    step (a backfill inside a process that serves decisions leaves it the interpreter most of the time).
+    wait_replicas (the issuers' setting): the markers' pipeline ends with WAIT for that many replicas, as a decision's
+    does; fewer within wait_timeout_ms raise ReplicasBehind (the run is not done until its markers would survive a
+    failover)."""
     deadline = time.monotonic() + timeout_s
     match = keys.plan_decision("*")
     cursor = b"0"
+    first_run_id: str | None = None  # the server process that gave the first cursor
     while True:
         if time.monotonic() > deadline:
             raise TimedOut(f"stopped after {timeout_s:g} s")
-        (scanned,) = pipeline([("SCAN", cursor, "MATCH", match, "COUNT", scan_count)])
-        if isinstance(scanned, Exception):
-            raise scanned
+        scanned, info = pipeline([("SCAN", cursor, "MATCH", match, "COUNT", scan_count), ("INFO", "server")])
+        _raise_errors([scanned, info])
+        run_id = _run_id(info)
+        if first_run_id is None:
+            first_run_id = run_id
+        elif run_id != first_run_id:
+            raise ServerChanged(f"another Redis server process answered the scan half-way (run_id {first_run_id} "
+                                f"then {run_id}: restarted, or a failover): its cursor would have missed keys")
         cursor, batch = _as_bytes(scanned[0]), [_as_bytes(key) for key in scanned[1]]
         batch = [key for key in batch if key.startswith(_DECISION_PREFIX)]
         markers = [_MARKER_PREFIX + key[len(_DECISION_PREFIX):] for key in batch]
@@ -191,12 +226,20 @@ def backfill(pipeline: Pipeline, counts: Counts, permitted_plan_ttl_s: int, deci
                 else:
                     counts.with_permit += 1
                     writes.append((marker, due))
+            waits = [("WAIT", wait_replicas, wait_timeout_ms)] if writes and wait_replicas > 0 else []
             written = pipeline([("SET", marker, str(due.value), "NX", "EX", due.ttl_s) for marker, due in writes]
-                               ) if writes else []
-            _raise_errors(written)
+                               + waits) if writes else []
+            acknowledged = written.pop() if waits else None
             done = sum(1 for reply in written if reply is True or reply in ("OK", b"OK"))
-            counts.written += done
-            counts.already_present += len(written) - done  # set by an issuer since the EXISTS
+            refused = sum(1 for reply in written if isinstance(reply, Exception))
+            counts.written += done  # counted before a refusal of another write of the step is raised: they stay
+            counts.already_present += len(written) - done - refused  # set by an issuer since the EXISTS
+            _raise_errors(written)
+            if waits:
+                _raise_errors([acknowledged])
+                if acknowledged < wait_replicas:
+                    raise ReplicasBehind(f"{acknowledged} of {wait_replicas} replicas acknowledged the markers written "
+                                         f"within {wait_timeout_ms} ms (wait_replicas): a failover could lose them")
         if cursor == b"0":
             counts.complete = True
             return counts
@@ -224,13 +267,21 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     settings = issuer_settings(topo)
     where = topo.redis.connection_url()
     counts = Counts()
-    client = connect(topo.redis, decode_responses=False)
+    replicas = settings.replicas_to_wait(topo.redis)
+    # A WAIT blocks up to wait_timeout_ms and Redis ends it at its next cron tick: the calls wait that much longer.
+    waiting = dataclasses.replace(topo.redis, timeout_ms=topo.redis.timeout_ms + settings.wait_timeout_ms
+                                  + WAIT_LATE_MS) if replicas else topo.redis
+    client = connect(waiting, decode_responses=False)
     try:
         backfill(redis_py_pipeline(client), counts, settings.permitted_plan_ttl_s, settings.decision_ttl_s, args.count,
-                 args.timeout)
+                 args.timeout, wait_replicas=replicas, wait_timeout_ms=settings.wait_timeout_ms)
         failure = None
     except TimedOut as exc:
         failure = f"{exc} (--timeout)"
+    except ReplicasBehind as exc:
+        failure = f"Redis at {where}: {exc}; run it again once the replicas keep up"
+    except ServerChanged as exc:
+        failure = f"Redis at {where}: {exc}; run it again"
     except redis.AuthenticationError as exc:
         failure = auth_refusal(topo.redis, exc)
     except redis.RedisError as exc:
@@ -257,6 +308,8 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is below 1")
+    if value > SCAN_COUNT_MAX:
+        raise argparse.ArgumentTypeError(f"{text!r} is above {SCAN_COUNT_MAX}, the largest SCAN COUNT Redis takes")
     return value
 
 

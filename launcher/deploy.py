@@ -10,7 +10,7 @@ after each host, and put a host that fails back on the topology it ran before.
    rolled back.
 5. Once every host proved ready, `clustergate backfill-permits` on the first permit issuer's host writes the
    permitted-plan marker of every stored decision with a permit that has none (an issuer before the marker wrote
-   it): exit 1 if it fails (nothing is rolled back).
+   it): exit 3 if it fails (deployed and proved, nothing rolled back: not 1, which says the deploy failed).
 6. Success exits 0. Every deploy appends a record (time, hosts, topology hashes before and after,
    proof reports, outcome) to HOME/run/deploys/deploys.jsonl; `clustergate deploy --history` lists them.
 
@@ -645,6 +645,9 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
 
 
 BACKFILL_TIMEOUT_S = 240.0  # the backfill's own --timeout, within COMMAND_TIMEOUT_S
+# Every host deployed and proved ready, the backfill of markers failed: not 1 (the deploy failed, hosts rolled back),
+# so that a wrapper that rolls back on 1 does not roll back a good deploy.
+EXIT_DEPLOYED_BACKFILL_FAILED = 3
 
 
 def _backfill_markers(args: argparse.Namespace, topo: Topology, targets: list[str],
@@ -652,7 +655,8 @@ def _backfill_markers(args: argparse.Namespace, topo: Topology, targets: list[st
     """The deploy's last step, once every host it changed runs the new code: `clustergate backfill-permits` on the
     first permit issuer's host (it reaches Redis with the system's password), so that no plan_id an issuer before the
     permitted-plan marker permitted can get a second permit once its decision expires (docs/operating.md). A failed
-    backfill rolls nothing back (the new code proved ready) but fails the deploy, exit 1, saying what to run."""
+    backfill rolls nothing back (the new code proved ready) and exits EXIT_DEPLOYED_BACKFILL_FAILED (3), saying what to
+    run."""
     issuers = set(topo.actors_of_kind("permit_issuer"))
     issuer_hosts = [h for h in topo.hosts if issuers & set(actors_on(topo, h))]
     if not issuer_hosts:
@@ -674,7 +678,7 @@ def _backfill_markers(args: argparse.Namespace, topo: Topology, targets: list[st
         print(f"FAILED: the backfill of permitted-plan markers on {host} exited {result.returncode}; the deployed code "
               f"runs (nothing rolled back); run `clustergate backfill-permits --home {home}` on {host} before "
               f"decision_ttl_s passes", flush=True)
-        return "ok, backfill failed", 1
+        return "ok, backfill failed", EXIT_DEPLOYED_BACKFILL_FAILED
     others = [h for h in issuer_hosts if h not in targets]
     if others:
         print(f"note: this deploy did not reach the permit issuers of {', '.join(others)}: if one runs an issuer "
@@ -684,7 +688,8 @@ def _backfill_markers(args: argparse.Namespace, topo: Topology, targets: list[st
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("deploy", help="apply a multi-host topology host by host with a readiness proof after each; "
-                                      "roll a failing host back; exit 1 on failure")
+                                      "roll a failing host back; exit 1 on failure, 3 when every host was deployed and proved "
+                                      "but the backfill of permitted-plan markers failed (nothing rolled back)")
     p.add_argument("file", nargs="?", help="the multi-host topology")
     p.add_argument("--host", action="append", help="deploy this host only (repeatable; default: every host)")
     p.add_argument("--history", action="store_true", help="list the recorded deploys")

@@ -699,3 +699,39 @@ def test_status_all_hosts_reads_a_hosts_malformed_exits_as_unreadable_and_shows_
         assert "Traceback" not in whole.stderr, (said, whole.stderr)
         assert "\x1b" not in whole.stdout and "\x07" not in whole.stdout, (said, whole.stdout)
         assert "?[2J?]0;owned?" in whole.stdout, (said, whole.stdout)
+
+
+REDIS_OF_TOPOLOGY = """
+import sys
+from launcher.redis_conn import connect
+from launcher.topology import load_topology
+r = connect(load_topology(sys.argv[1]).redis)
+print(r.execute_command(*sys.argv[2:]))
+"""
+
+
+def test_a_deploy_whose_backfill_fails_after_every_host_proved_ready_exits_3_not_1_as_a_rolled_back_deploy(
+        tmp_path: Path):
+    """A deploy that rolled out and proved every host, whose last step (`backfill-permits`) then failed (here Redis
+    refuses SCAN to the system's user), exited 1 like a deploy that failed and was rolled back: an operator's
+    `deploy || rollback` took a good deploy for a failed one. It exits 3, its record's outcome `ok, backfill failed`,
+    and nothing is rolled back (revbackfill)."""
+    topology, env = topology_and_env(tmp_path)
+    try:
+        up_every_host(env, topology)
+        refuse = subprocess.run([sys.executable, "-c", REDIS_OF_TOPOLOGY, str(topology), "ACL", "SETUSER", "default",
+                                 "-scan"], capture_output=True, text=True, env=env, timeout=30)
+        assert refuse.returncode == 0, refuse.stderr
+        deploy = clustergate(env, "deploy", str(topology), "--home-root", str(tmp_path / "base" / "hosts"),
+                             "--home", str(tmp_path / "ops"), "--up-timeout", str(UP_TIMEOUT_S),
+                             timeout=20 * UP_TIMEOUT_S)
+        said = deploy.stdout + deploy.stderr
+        assert deploy.returncode == 3, said[-4000:]
+        assert "FAILED: the backfill of permitted-plan markers on exec exited 1" in said, said[-4000:]
+        assert "rollback" not in said and "deploy ok, backfill failed" in said, said[-4000:]
+        history = clustergate(env, "deploy", "--history", "--json", "--home", str(tmp_path / "ops"), timeout=60)
+        record = json.loads(history.stdout)[-1]
+        assert record["outcome"] == "ok, backfill failed" and record["backfill"]["exit"] == 1, record
+    finally:
+        for host in SYSTEM_HOSTS:
+            clustergate(env, "down", "--host", host, timeout=120)

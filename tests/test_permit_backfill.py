@@ -246,3 +246,134 @@ def test_the_marker_a_stored_decision_is_due(stored, pttl_ms, want):
     from launcher.backfill import Marker, marker_for
     want = Marker(*want) if isinstance(want, tuple) else want
     assert marker_for(stored, pttl_ms, 10_000, THIRTY_DAYS_S, 86400) == want
+
+
+def test_markers_written_before_redis_refused_one_of_a_step_are_counted(tmp_path, redis_server):
+    """Redis refusing some of a step's marker writes (a full `noeviction` Redis: OOM once memory runs out mid-step; an
+    ACL user allowed only some keys) fails the run, exit 1; the markers it did write in that step are counted in
+    `written`, as they are in Redis (they were dropped from the counts: 691 said, 695 there, revbackfill)."""
+    admin = redis_server.client()
+    admin.execute_command("ACL", "SETUSER", "cg", "on", "nopass", "~clustergate:p26:decision:*",
+                          "%R~clustergate:p26:permitted:*", "~clustergate:p26:permitted:a*", "&*", "+@all")
+    now = int(time.time())
+    plans = [f"a{i}" for i in range(8)] + ["b0"]
+    for plan in plans:
+        admin.set(keys.plan_decision(plan), full_form_decision(plan, True, now), ex=600)
+    topology = write_topology(tmp_path / "topology.yaml",
+                              retarget(demo_topology_data(), redis_server.url.replace("redis://", "redis://cg@", 1)))
+    done = backfill(topology, "--json")
+    assert done.returncode == 1 and "no permissions" in done.stderr, done.stdout + done.stderr
+    counts = json.loads(done.stdout)
+    there = sum(admin.exists(keys.permitted_plan(plan)) for plan in plans)
+    assert there == 8 and counts["written"] == there and counts["already_present"] == 0, counts
+
+
+def test_a_scan_count_beyond_what_redis_takes_is_bad_input_exit_2_not_a_redis_failure(clean):
+    """--count is SCAN's COUNT, a signed 64-bit number to Redis: a larger one was sent, refused by Redis ("value is not
+    an integer or out of range") and reported as Redis failing, exit 1; it is bad input, exit 2, nothing sent."""
+    done = backfill(clean.topology, "--count", str(2 ** 63))
+    assert done.returncode == 2 and "argument --count" in done.stderr and "Redis at" not in done.stderr, done.stdout + done.stderr
+    assert counts_of(backfill(clean.topology, "--count", str(2 ** 63 - 1), "--json"))["complete"]
+
+
+def test_a_scan_whose_redis_restarted_between_two_steps_stops_rather_than_saying_done_with_decisions_missed(
+        redis_server):
+    """SCAN's cursor holds only on the server process that gave it (its hash seed is drawn at its start). A Redis
+    restarted between two steps (or a failover to another server) was reached again by the client's own reconnection
+    (the issuer's RespClient, redis-py's pool), the next step sent the old cursor there, and the run ended `done` with
+    3,337 of 20,000 permitted decisions left without a marker (revbackfill). It stops, saying so, and a run again
+    marks every one."""
+    from launcher.backfill import Counts, ServerChanged
+    from launcher.backfill import backfill as run_backfill
+    from launcher.resp import RespClient
+    r = redis_server.client()
+    plans = [f"p{i}" for i in range(5000)]
+    pipe = r.pipeline(transaction=False)
+    for plan in plans:
+        pipe.set(keys.plan_decision(plan), full_form_decision(plan, True, 1), ex=86400)
+    pipe.execute()
+    client = RespClient(port=redis_server.port, timeout_s=2.0)
+    scans = 0
+
+    def restarting_after_ten_steps(commands):
+        nonlocal scans
+        if commands[0][0] == "SCAN":
+            scans += 1
+            if scans == 11:
+                redis_server.stop()
+                redis_server.start()
+        return client.pipeline(commands)
+
+    counts = Counts()
+    with pytest.raises(ServerChanged):
+        run_backfill(restarting_after_ten_steps, counts, THIRTY_DAYS_S, 86400, 100)
+    assert not counts.complete and counts.scanned >= 500, counts
+    again = run_backfill(client.pipeline, Counts(), THIRTY_DAYS_S, 86400, 100)
+    r = redis_server.client()
+    assert again.complete and sum(r.exists(keys.permitted_plan(plan)) for plan in plans) == len(plans)
+    client.close()
+
+
+def test_the_issuers_start_up_backfill_waits_through_a_stall_of_redis_shorter_than_its_call_timeout(tmp_path,
+                                                                                                      redis_server):
+    """Nothing waits on the start-up backfill, so its calls wait longer than the decisions' (redis.timeout_ms, 250 ms):
+    a Redis stalled for a moment mid-run (a fork for a save or an AOF rewrite, a slow disk, SIGSTOP here) failed the
+    whole run, made again from the start only 60 s later (1,000,000 keys: failed at 83,603, revbackfill). It waits the
+    stall through and ends."""
+    import signal
+    r = redis_server.client()
+    plans = [f"s{i}" for i in range(40000)]
+    pipe = r.pipeline(transaction=False)
+    for n, plan in enumerate(plans):
+        pipe.set(keys.plan_decision(plan), full_form_decision(plan, True, 1), ex=86400)
+        if n % 5000 == 4999:
+            pipe.execute()
+    pipe.execute()
+    with running_p26(tmp_path / "p26", redis_server) as p26:
+        wait_for(lambda: r.dbsize() > len(plans) + 2000, 30, "the start-up backfill under way")
+        os.kill(redis_server.proc.pid, signal.SIGSTOP)
+        try:
+            time.sleep(1.5)
+        finally:
+            os.kill(redis_server.proc.pid, signal.SIGCONT)
+        logged = wait_for(lambda: next((line for line in p26.issuer.log().splitlines()
+                                        if "event=permitted_markers_backfill" in line), None), 40, "the backfill's end")
+        assert "event=permitted_markers_backfilled " in logged, logged
+        pipe = r.pipeline(transaction=False)
+        for plan in plans:
+            pipe.exists(keys.permitted_plan(plan))
+        assert sum(pipe.execute()) == len(plans)
+
+
+def test_with_wait_replicas_a_backfill_whose_markers_no_replica_acknowledged_is_not_done(tmp_path, redis_server):
+    """The issuers wait for wait_replicas replicas after each decision (its marker included); the backfill's markers
+    were written without: with the replica stalled it said `done`, exit 0, though not one marker had reached the
+    replica, and a failover to it then lost them all, the decisions they mark kept (revbackfill). It now ends its
+    markers' pipeline with WAIT as a decision does: fewer acknowledgements is exit 1 (the issuer's run is made again,
+    on the new primary after a failover)."""
+    import signal
+    from launcher.harness import RedisServer
+    replica = RedisServer(tmp_path / "replica").start()
+    try:
+        r, rr = redis_server.client(), replica.client()
+        rr.execute_command("REPLICAOF", "127.0.0.1", redis_server.port)
+        plans = [f"w{i}" for i in range(50)]
+        for plan in plans:
+            r.set(keys.plan_decision(plan), full_form_decision(plan, True, 1), ex=86400)
+        wait_for(lambda: r.execute_command("WAIT", 1, 100) == 1, 20, "the replica in sync")
+        data = retarget(demo_topology_data(), redis_server.url)
+        data["actors"]["permit_issuer"]["settings"] = {**(data["actors"]["permit_issuer"].get("settings") or {}),
+                                                       "wait_replicas": 1}
+        topology = write_topology(tmp_path / "topology.yaml", data)
+        os.kill(replica.proc.pid, signal.SIGSTOP)
+        try:
+            done = backfill(topology, "--json")
+        finally:
+            os.kill(replica.proc.pid, signal.SIGCONT)
+        assert done.returncode == 1 and "0 of 1 replicas acknowledged" in done.stderr, done.stdout + done.stderr
+        assert not json.loads(done.stdout)["complete"]
+        again = counts_of(backfill(topology, "--json"))  # the replica back: the run ends, every marker acknowledged
+        assert again["complete"] and again["already_present"] == len(plans), again
+        wait_for(lambda: sum(rr.exists(keys.permitted_plan(plan)) for plan in plans) == len(plans), 10, "replicated")
+    finally:
+        replica.stop()

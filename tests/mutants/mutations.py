@@ -10946,6 +10946,60 @@ MUTATIONS: list[Mutation] = [
         "            refused = type(exc)(str(exc))\n",
         ("tests/test_revminorcli_review.py::"
          "test_a_redis_that_echoes_the_auth_arguments_never_gets_the_password_into_a_redis_py_clients_error",)),
+    Mutation(
+        "the_backfill_drops_the_markers_a_refused_step_wrote",
+        "a backfill step whose marker writes Redis refused in part (OOM once memory ran out mid-step, an ACL on some "
+        "keys) counts the markers it did write before raising: they were dropped (691 counted, 695 in Redis) - "
+        "revbackfill",
+        "launcher/backfill.py",
+        "            counts.written += done  # counted before a refusal of another write of the step is raised: they stay\n",
+        "            counts.written += 0 if refused else done\n",
+        ("tests/test_permit_backfill.py::test_markers_written_before_redis_refused_one_of_a_step_are_counted",)),
+    Mutation(
+        "the_backfill_sends_redis_a_scan_count_it_refuses",
+        "`backfill-permits --count` above 2**63-1 is bad input, exit 2, nothing sent: it was sent, refused by Redis and "
+        "said as Redis failing, exit 1 - revbackfill",
+        "launcher/backfill.py",
+        "    if value > SCAN_COUNT_MAX:\n",
+        "    if False:\n",
+        ("tests/test_permit_backfill.py::test_a_scan_count_beyond_what_redis_takes_is_bad_input_exit_2_not_a_redis_"
+         "failure",)),
+    Mutation(
+        "deploy_whose_backfill_failed_exits_as_a_failed_deploy",
+        "a deploy that deployed and proved every host, whose backfill of permitted-plan markers then failed, exits 3 "
+        "(nothing rolled back): it exited 1, a failed and rolled-back deploy's code, so a wrapper rolling back on 1 "
+        "rolled back a good deploy - revbackfill",
+        "launcher/deploy.py",
+        "EXIT_DEPLOYED_BACKFILL_FAILED = 3\n",
+        "EXIT_DEPLOYED_BACKFILL_FAILED = 1\n",
+        ("tests/test_multihost_side_by_side.py::test_a_deploy_whose_backfill_fails_after_every_host_proved_ready_exits_3_"
+         "not_1_as_a_rolled_back_deploy",)),    Mutation(
+        "the_backfill_scans_on_with_a_cursor_another_server_gave",
+        "a backfill whose SCAN steps are answered by another Redis server process than the first's (restarted, a "
+        "failover) stops as failed: the old cursor sent there ended the run `done` with thousands of permitted "
+        "decisions never read, left without a marker - revbackfill",
+        "launcher/backfill.py",
+        "        elif run_id != first_run_id:\n",
+        "        elif False:\n",
+        ("tests/test_permit_backfill.py::test_a_scan_whose_redis_restarted_between_two_steps_stops_rather_than_saying_"
+         "done_with_decisions_missed",)),    Mutation(
+        "the_issuers_backfill_fails_at_a_stall_of_redis",
+        "the issuer's start-up backfill waits up to 5 s a call (nothing waits on it): at redis.timeout_ms (250 ms) a "
+        "stall of Redis mid-run failed the whole run, made again from its start a minute later - revbackfill",
+        "actors/permit_issuer.py",
+        "max(self.topology.redis.timeout_ms / 1000.0, BACKFILL_CALL_TIMEOUT_S)",
+        "self.topology.redis.timeout_ms / 1000.0",
+        ("tests/test_permit_backfill.py::test_the_issuers_start_up_backfill_waits_through_a_stall_of_redis_shorter_than_"
+         "its_call_timeout",)),    Mutation(
+        "the_backfill_does_not_wait_for_replicas",
+        "with wait_replicas, a backfill's markers' pipeline ends with WAIT as a decision's does, and fewer "
+        "acknowledgements end the run not done: without, it said `done` with no marker on the replica, all lost at a "
+        "failover to it - revbackfill",
+        "launcher/backfill.py",
+        'waits = [("WAIT", wait_replicas, wait_timeout_ms)] if writes and wait_replicas > 0 else []',
+        'waits = [("WAIT", wait_replicas, wait_timeout_ms)] if False else []',
+        ("tests/test_permit_backfill.py::test_with_wait_replicas_a_backfill_whose_markers_no_replica_acknowledged_is_"
+         "not_done",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
