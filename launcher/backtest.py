@@ -114,12 +114,28 @@ def _stop(signum: int, _frame: Any) -> None:
     pending signals in that clean-up's first signal.signal call, and the run ended on a traceback, exit 1, its files
     left beside an older run's. (Not a flag set once: a Stopped the interpreter swallowed, raised in a finalizer, say,
     would then have left every later stop signal ignored.)"""
-    if isinstance(sys.exc_info()[1], Stopped):
+    if _stopping():
         return
     if _FORKING:  # in the interpreter's at-fork hooks, which swallow it (the sweep went on to the end, exit 0)
         _FORKING.append(signum)
         return
     raise Stopped(signum)
+
+
+def _stopping() -> bool:
+    """Whether the exception being handled is a Stopped, or was raised while one was handled: a clean-up that a
+    Stopped runs (a finally, an __exit__) handling an OSError of its own, say, has that OSError in sys.exc_info() and
+    the Stopped only as its __context__. Read there as no stop, the second signal of two sent at once raised a Stopped
+    of its own in place of the first: the run said it was stopped by the second (a clean-clone CI run, session 44:
+    SIGHUP then SIGTERM, exit 143)."""
+    exc = sys.exc_info()[1]
+    for _ in range(64):  # a chain of contexts is short; a cycle (a context set by hand) ends here
+        if exc is None:
+            return False
+        if isinstance(exc, Stopped):
+            return True
+        exc = exc.__context__
+    return False
 
 
 _FORKING: list[int] = []  # [0] while a sweep worker is forked, then the stop signals that came meanwhile

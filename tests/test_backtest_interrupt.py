@@ -361,3 +361,24 @@ def test_a_second_backtest_into_the_same_out_is_refused_while_the_first_writes(t
         if second is not None:
             stop_all(second)
         stop_all(first)
+
+
+def test_a_second_stop_signal_in_a_clean_ups_own_except_is_the_same_stop():
+    """The second of two stop signals sent at once runs its handler wherever the first's Stopped has got to: in a
+    clean-up's own `except OSError` (a finally removing a file that is gone, say) sys.exc_info() is that OSError, the
+    Stopped only its __context__. Read as no stop, the handler raised a Stopped of its own in place of the first's,
+    and the run said it was stopped by the second signal (session 44's clean-clone CI run: SIGHUP then SIGTERM, exit
+    143 where the test above wants 129). The handler is called as the interpreter calls it there."""
+    from launcher.backtest import Stopped, _stop
+    with pytest.raises(Stopped) as stopped:
+        try:
+            raise Stopped(signal.SIGHUP)
+        finally:
+            try:
+                raise FileNotFoundError("gone")
+            except FileNotFoundError:
+                _stop(signal.SIGTERM, None)
+    assert stopped.value.signum == signal.SIGHUP
+    with pytest.raises(Stopped) as first:  # no stop being handled: the signal stops the run
+        _stop(signal.SIGTERM, None)
+    assert first.value.signum == signal.SIGTERM

@@ -10990,7 +10990,8 @@ MUTATIONS: list[Mutation] = [
         "max(self.topology.redis.timeout_ms / 1000.0, BACKFILL_CALL_TIMEOUT_S)",
         "self.topology.redis.timeout_ms / 1000.0",
         ("tests/test_permit_backfill.py::test_the_issuers_start_up_backfill_waits_through_a_stall_of_redis_shorter_than_"
-         "its_call_timeout",)),    Mutation(
+         "its_call_timeout",)),
+    Mutation(
         "the_backfill_does_not_wait_for_replicas",
         "with wait_replicas, a backfill's markers' pipeline ends with WAIT as a decision's does, and fewer "
         "acknowledgements end the run not done: without, it said `done` with no marker on the replica, all lost at a "
@@ -11000,6 +11001,15 @@ MUTATIONS: list[Mutation] = [
         'waits = [("WAIT", wait_replicas, wait_timeout_ms)] if False else []',
         ("tests/test_permit_backfill.py::test_with_wait_replicas_a_backfill_whose_markers_no_replica_acknowledged_is_"
          "not_done",)),
+    Mutation(
+        "a_second_stop_signal_in_a_clean_ups_own_except_raises_a_stop_of_its_own",
+        "the backtest's stop handler takes a Stopped in the context of the exception being handled for the stop it "
+        "is in: read from sys.exc_info() alone, the second of two signals sent at once, run in a clean-up's own "
+        "except, replaced the first's Stopped (exit 143 for SIGHUP then SIGTERM) - session 44's CI run",
+        "launcher/backtest.py",
+        "        exc = exc.__context__\n",
+        "        exc = None\n",
+        ("tests/test_backtest_interrupt.py::test_a_second_stop_signal_in_a_clean_ups_own_except_is_the_same_stop",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
