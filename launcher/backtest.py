@@ -114,7 +114,7 @@ def _stop(signum: int, _frame: Any) -> None:
     pending signals in that clean-up's first signal.signal call, and the run ended on a traceback, exit 1, its files
     left beside an older run's. (Not a flag set once: a Stopped the interpreter swallowed, raised in a finalizer, say,
     would then have left every later stop signal ignored.)"""
-    if _stopping():
+    if _stopping() or _within_a_stop(_frame):
         return
     if _FORKING:  # in the interpreter's at-fork hooks, which swallow it (the sweep went on to the end, exit 0)
         _FORKING.append(signum)
@@ -135,6 +135,21 @@ def _stopping() -> bool:
         if isinstance(exc, Stopped):
             return True
         exc = exc.__context__
+    return False
+
+
+def _within_a_stop(frame: Any) -> bool:
+    """Whether this handler interrupted another call of it (or what it calls) before that one raised its Stopped: the
+    second of two signals sent at once, arriving while the first's handler runs, has the interpreter run its handler
+    there, nested, with no Stopped handled yet; its Stopped then replaced the first's (reproduced in-process: SIGUSR1's
+    handler interrupted by SIGUSR2 raised Stopped(SIGUSR2); session 44's clean-clone CI run: SIGHUP then SIGTERM said
+    stopped by SIGTERM, exit 143). The first's goes on and raises its own."""
+    for _ in range(8):  # the handler's frame and the few it calls (_stopping); a stop is never deeper
+        if frame is None:
+            return False
+        if frame.f_code is _stop.__code__:
+            return True
+        frame = frame.f_back
     return False
 
 

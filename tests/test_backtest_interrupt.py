@@ -382,3 +382,33 @@ def test_a_second_stop_signal_in_a_clean_ups_own_except_is_the_same_stop():
     with pytest.raises(Stopped) as first:  # no stop being handled: the signal stops the run
         _stop(signal.SIGTERM, None)
     assert first.value.signum == signal.SIGTERM
+
+
+def test_a_second_stop_signal_that_interrupts_the_first_ones_handler_is_the_same_stop():
+    """The second of two signals sent at once can arrive while the first's handler runs, before it raised: the
+    interpreter runs the second's handler there, nested, with no Stopped handled yet, and its Stopped replaced the
+    first's (the likely cause of session 44's clean-clone CI failure of the test above: SIGHUP then SIGTERM, exit 143).
+    Reproduced in this process with real signals: a profile hook sends SIGUSR2 as SIGUSR1's handler starts."""
+    from launcher.backtest import Stopped, _stop
+    sent: list[int] = []
+
+    def second_signal_as_the_handler_starts(frame, event, _arg):
+        if event == "call" and frame.f_code is _stop.__code__ and not sent:
+            sent.append(1)
+            os.kill(os.getpid(), signal.SIGUSR2)
+
+    previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGUSR1, signal.SIGUSR2)}
+    try:
+        with pytest.raises(Stopped) as stopped:
+            sys.setprofile(second_signal_as_the_handler_starts)
+            try:
+                os.kill(os.getpid(), signal.SIGUSR1)
+                for _ in range(1000):  # the interpreter runs pending handlers between these
+                    pass
+            finally:
+                sys.setprofile(None)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    assert sent, "the second signal was never sent"
+    assert stopped.value.signum == signal.SIGUSR1

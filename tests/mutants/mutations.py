@@ -11010,6 +11010,16 @@ MUTATIONS: list[Mutation] = [
         "        exc = exc.__context__\n",
         "        exc = None\n",
         ("tests/test_backtest_interrupt.py::test_a_second_stop_signal_in_a_clean_ups_own_except_is_the_same_stop",)),
+    Mutation(
+        "a_second_stop_signal_nested_in_the_first_ones_handler_raises_a_stop_of_its_own",
+        "the backtest's stop handler that interrupted another call of it (two signals sent at once, the second while "
+        "the first's handler ran) returns: without, its Stopped replaced the first's (SIGUSR1 then SIGUSR2 said "
+        "SIGUSR2) - session 44's CI run",
+        "launcher/backtest.py",
+        "    if _stopping() or _within_a_stop(_frame):\n",
+        "    if _stopping():\n",
+        ("tests/test_backtest_interrupt.py::"
+         "test_a_second_stop_signal_that_interrupts_the_first_ones_handler_is_the_same_stop",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
