@@ -11000,6 +11000,16 @@ MUTATIONS: list[Mutation] = [
         'waits = [("WAIT", wait_replicas, wait_timeout_ms)] if False else []',
         ("tests/test_permit_backfill.py::test_with_wait_replicas_a_backfill_whose_markers_no_replica_acknowledged_is_"
          "not_done",)),
+    Mutation(
+        "up_refuses_a_restarted_program_from_the_polls_stale_socket_tables",
+        "up's crash-loop check confirms a refusal with a read of /proc now: the poll's one read may predate a restart "
+        "(a program seen in BACKOFF, started again and bound meanwhile, probed as held by another process) - "
+        "revtestspeed",
+        "launcher/supervise.py",
+        "held = held and _held_by_others(sup, topo, home, info, _holders_of(topo, home, [info]))",
+        "held = held",
+        ("tests/test_launcher.py::test_up_does_not_blame_a_program_it_saw_in_backoff_for_the_port_it_bound_since_the_"
+         "poll_read_the_tables",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
