@@ -11010,6 +11010,14 @@ MUTATIONS: list[Mutation] = [
         "held = held",
         ("tests/test_launcher.py::test_up_does_not_blame_a_program_it_saw_in_backoff_for_the_port_it_bound_since_the_"
          "poll_read_the_tables",)),
+    Mutation(
+        "make_rewritten_tests_leaves_its_temp_root_when_collection_fails",
+        "tests/conftest.py removes its short temp root after a collection alone too: `make rewritten-tests` left an "
+        "empty /tmp/cg-* at each make test whose collection failed - revtestspeed",
+        "tests/conftest.py",
+        "if root and (exitstatus == 0 or session.config.option.collectonly):",
+        "if root and exitstatus == 0:",
+        ("tests/test_install_venv.py::test_make_rewritten_tests_leaves_no_temp_root_when_a_test_module_fails_to_import",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
