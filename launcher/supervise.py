@@ -1327,6 +1327,9 @@ def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: flo
                 return False
             # Restarted by supervisord in vain while another process holds what it binds: said now, not at the timeout.
             held = _held_by_others(sup, topo, home, info, holders) if info and state in RESTARTING_STATES else []
+            # The poll's read may predate a restart since (a program seen in BACKOFF, started again and bound while
+            # the programs before it were checked): a refusal is said only as a read of /proc now confirms it.
+            held = held and _held_by_others(sup, topo, home, info, _holders_of(topo, home, [info]))
             if held:
                 tell(f"FAILED: program {name} cannot bind {'; '.join(held)} (supervisord keeps restarting it, in "
                      f"vain while it is held)", out)

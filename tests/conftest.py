@@ -23,9 +23,10 @@ def pytest_configure(config) -> None:
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    """Remove the short temp root after a run that passed (a failed run keeps it for its logs)."""
+    """Remove the short temp root after a run that passed (a failed run keeps it for its logs), and after a collection
+    alone (`make rewritten-tests`), which ran nothing that logs."""
     root = getattr(session.config, "_clustergate_basetemp", None)
-    if root and exitstatus == 0:
+    if root and (exitstatus == 0 or session.config.option.collectonly):
         import shutil
         shutil.rmtree(root, ignore_errors=True)
 

@@ -87,3 +87,26 @@ def test_make_keeps_the_test_modules_rewritten_asserts_for_the_workers_under_pyt
     keeps = [i for i, line in enumerate(planned) if "--collect-only" in line]
     runs = [i for i, line in enumerate(planned) if " -n 6 " in line]
     assert keeps and runs and keeps[0] < runs[0], planned
+
+
+def test_make_rewritten_tests_leaves_no_temp_root_when_a_test_module_fails_to_import(tmp_path: Path):
+    """revtestspeed: tests/conftest.py makes a short temp root (/tmp/cg-*) for each pytest run and removes it after a
+    run that passed; `make rewritten-tests`' collection, whose failures the run after it reports, left one behind,
+    empty, at each `make test` whose collection failed (a test module that does not import)."""
+    if shutil.which("make") is None:
+        raise AssertionError("make is not on PATH: `make test` itself needs it")
+    checkout = tmp_path / "checkout"
+    (checkout / "tests").mkdir(parents=True)
+    for name in ("Makefile", "pyproject.toml", "tests/conftest.py", "tests/helpers.py"):
+        shutil.copy(REPO / name, checkout / name)
+    (checkout / ".venv").symlink_to(Path(sys.executable).parent.parent)  # this venv (a mutants' copy has no .venv)
+    (checkout / "tests" / "test_sample.py").write_text("def test_sample():\n    assert 1 + 1 == 2\n")
+    (checkout / "tests" / "test_broken.py").write_text("import no_such_module_anywhere\n")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": str(temp), "PYTHONPATH": str(REPO)}
+    done = subprocess.run(["make", "rewritten-tests"], cwd=checkout, capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert done.returncode == 0 and "(ignored)" in done.stderr, done.stdout + done.stderr  # the collection failed
+    assert sorted(p.name for p in (checkout / "tests" / "__pycache__").glob("test_sample.*-pytest-*.pyc")), done
+    assert sorted(temp.iterdir()) == [], done.stdout + done.stderr

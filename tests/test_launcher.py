@@ -1142,6 +1142,79 @@ def test_up_reads_the_socket_tables_once_a_poll_for_every_starting_program_not_o
         clustergate("down", "--home", str(home))
 
 
+# `up` whose wait for the programs meets the gate in BACKOFF with its port free (the process that held it, which kept
+# the gate crash-looping, just ended: argv[1]'s pid is killed then) and whose check of the gate comes only once
+# supervisord has started the gate again and the gate has bound its metrics port (argv[2]), as when the programs
+# checked before it in that poll (a scrape of a hung actor, a Redis PING) took a while.
+RESTARTED_WHILE_THE_POLL_CHECKED_OTHERS = """
+import os, signal, socket, sys, time
+import launcher.supervise as supervise
+blocker, port = int(sys.argv.pop(1)), int(sys.argv.pop(1))
+def port_bound():
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+waiting, poll, check, wait = [False], supervise.Supervisor.processes, supervise._held_by_others, supervise.wait_until_ready
+def in_wait(*args, **kwargs):
+    waiting[0] = True
+    return wait(*args, **kwargs)
+def gate_in_backoff_with_its_port_freed(self):
+    for _ in range(600):
+        infos = poll(self)
+        if not waiting[0] or blocker == 0:
+            return infos
+        if any(i["name"] == "gate" and i["statename"] == "BACKOFF" for i in infos):
+            os.kill(blocker, signal.SIGKILL)
+            globals()["blocker"] = 0
+            for _ in range(300):
+                if not port_bound():
+                    return infos
+                time.sleep(0.05)
+            raise SystemExit("the blocker's port stayed bound")
+        time.sleep(0.05)
+    raise SystemExit("the gate was never in BACKOFF")
+def gate_checked_once_restarted(sup, topo, home, info, *rest):
+    if info["name"] == "gate" and info["statename"] == "BACKOFF":
+        for _ in range(600):
+            if port_bound():
+                break
+            time.sleep(0.05)
+    return check(sup, topo, home, info, *rest)
+supervise.wait_until_ready = in_wait
+supervise.Supervisor.processes = gate_in_backoff_with_its_port_freed
+supervise._held_by_others = gate_checked_once_restarted
+from launcher.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_up_does_not_blame_a_program_it_saw_in_backoff_for_the_port_it_bound_since_the_poll_read_the_tables(small) -> None:
+    # revtestspeed: testspeed read /proc's socket tables once at the start of a poll and checked each program against
+    # that read. A program in BACKOFF then (no process) whose port nobody held, started again by supervisord and bound
+    # by the time the poll reached it (after the scrapes and PINGs of the programs before it), had its port probed:
+    # in use, by itself, with no holder in the stale read to match against its new pid. up said "FAILED: program gate
+    # cannot bind actors.gate.metrics_port: port P is already in use by another process" and exited 1 for a gate that
+    # was starting fine. Before testspeed each program's check read /proc itself, just before the probe.
+    home, topo_path, data = small
+    port = data["actors"]["gate"]["metrics_port"]
+    assert supervisorctl(home, "stop", "gate").returncode == 0
+    blocker = subprocess.Popen([sys.executable, "-c", "import socket, time\ns = socket.socket()\n"
+                                "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                                f"s.bind(('127.0.0.1', {port}))\ns.listen()\nprint('bound', flush=True)\n"
+                                "time.sleep(600)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert blocker.stdout.readline().strip() == "bound"
+        supervisorctl(home, "start", "gate")  # fails: FATAL; up starts it again, and it crash-loops on the blocker
+        up = subprocess.run([sys.executable, "-c", RESTARTED_WHILE_THE_POLL_CHECKED_OTHERS, str(blocker.pid), str(port),
+                             "up", str(topo_path), "--home", str(home), "--timeout", "120"],
+                            capture_output=True, text=True, cwd=REPO, timeout=300)
+        assert "FAILED" not in up.stdout, up.stdout + up.stderr
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert blocker.wait(timeout=30) == -9  # killed by the wrapper, once the gate was in BACKOFF
+    finally:
+        blocker.kill()
+        blocker.wait()
+
+
 def test_up_names_at_once_a_crash_looping_program_whose_port_another_process_holds(small) -> None:
     # lnfix: the gate crash-looping (STARTING, BACKOFF, STARTING ...) because another process took its metrics port
     # while it was stopped: `up` checks the ports of a program it starts (stopped or FATAL), not of one supervisord

@@ -11020,6 +11020,24 @@ MUTATIONS: list[Mutation] = [
         "    if _stopping():\n",
         ("tests/test_backtest_interrupt.py::"
          "test_a_second_stop_signal_that_interrupts_the_first_ones_handler_is_the_same_stop",)),
+    Mutation(
+        "up_refuses_a_restarted_program_from_the_polls_stale_socket_tables",
+        "up's crash-loop check confirms a refusal with a read of /proc now: the poll's one read may predate a restart "
+        "(a program seen in BACKOFF, started again and bound meanwhile, probed as held by another process) - "
+        "revtestspeed",
+        "launcher/supervise.py",
+        "held = held and _held_by_others(sup, topo, home, info, _holders_of(topo, home, [info]))",
+        "held = held",
+        ("tests/test_launcher.py::test_up_does_not_blame_a_program_it_saw_in_backoff_for_the_port_it_bound_since_the_"
+         "poll_read_the_tables",)),
+    Mutation(
+        "make_rewritten_tests_leaves_its_temp_root_when_collection_fails",
+        "tests/conftest.py removes its short temp root after a collection alone too: `make rewritten-tests` left an "
+        "empty /tmp/cg-* at each make test whose collection failed - revtestspeed",
+        "tests/conftest.py",
+        "if root and (exitstatus == 0 or session.config.option.collectonly):",
+        "if root and exitstatus == 0:",
+        ("tests/test_install_venv.py::test_make_rewritten_tests_leaves_no_temp_root_when_a_test_module_fails_to_import",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
