@@ -7195,7 +7195,7 @@ MUTATIONS: list[Mutation] = [
         "interpreter runs pending handlers in its first signal.signal call) it escaped, a traceback, exit 1, the run's "
         "files left beside an older run's (btrev2)",
         "launcher/backtest.py",
-        "    if isinstance(sys.exc_info()[1], Stopped):\n        return\n",
+        "    if _stopping() or _within_a_stop(_frame):\n        return\n",
         "    if False:\n        return\n",
         ("tests/test_backtest_interrupt.py::test_a_second_stop_signal_during_the_clean_up_does_not_leave_the_mix",)),
     Mutation(
