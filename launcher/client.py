@@ -616,8 +616,27 @@ class Terminated(BaseException):
         self.signum = signum
 
 
-def _raise_terminated(signum: int, _frame: Any) -> None:
-    raise Terminated(signum)
+def _raise_terminated(signum: int, frame: Any) -> None:
+    """The first stop signal ends the command; from here the others are held (ignored) before it raises: two sent at
+    once (a terminal's SIGHUP, a supervisor's SIGTERM; a Ctrl-C), the second arrived in cmd_propose's except clause
+    before _hold_further_signals ignored it and raised out of it (the plan_id line lost, a traceback), or nested in this
+    handler before it raised, and its exit code replaced the first's (reproduced in-process with real signals)."""
+    if _within_a_stop(frame):
+        return
+    _hold_further_signals({}, True)
+    raise Terminated(signum) if signum != signal.SIGINT else KeyboardInterrupt
+
+
+def _within_a_stop(frame: Any) -> bool:
+    """Whether this handler interrupted another call of it before that one raised, or cmd_propose's except clause
+    (a gate that did not answer in time, say) as it starts to hold the signals: the command is already ending."""
+    for _ in range(8):  # the handler's frame and the few it calls; a stop is never deeper
+        if frame is None:
+            return False
+        if frame.f_code in (_raise_terminated.__code__, _hold_further_signals.__code__):
+            return True
+        frame = frame.f_back
+    return False
 
 
 TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -700,6 +719,10 @@ def cmd_propose(args: argparse.Namespace) -> int:
     handled = threading.current_thread() is threading.main_thread()
     previous = {signum: signal.signal(signum, _raise_terminated) for signum in TERMINATING_SIGNALS
                 if handled and signal.getsignal(signum) is not signal.SIG_IGN}
+    if handled and signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # Ctrl-C: KeyboardInterrupt, held
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _raise_terminated)
+    elif handled and signal.getsignal(signal.SIGINT) is not None:  # restored as it was once a stop held it
+        previous[signal.SIGINT] = signal.getsignal(signal.SIGINT)
     reply: dict[str, Any] | None = None
     try:
         with client:

@@ -1083,3 +1083,62 @@ def test_a_gate_endpoint_on_every_interface_is_refused_as_a_client_cannot_connec
         GateClient("tcp://*:5556", timeout_ms=2000, retries=0)
     assert "tcp://*:5556" in str(refused.value) and "connect" in str(refused.value), refused.value
     assert "binding" not in str(refused.value), refused.value
+
+
+@pytest.mark.parametrize("first, at, second", [("SIGTERM", "_hold_further_signals", "SIGHUP"),
+                                               ("SIGTERM", "_hold_further_signals", "SIGINT"),
+                                               ("SIGTERM", "_raise_terminated", "SIGHUP"),
+                                               ("SIGTERM", "close", "SIGHUP"),
+                                               ("no answer in time", "_hold_further_signals", "SIGTERM")])
+def test_a_second_stop_signal_at_the_worst_moment_still_names_the_plan_id_and_the_first_ones_exit(first, at, second,
+                                                                                                   capsys):
+    # Two stop signals sent at once (a terminal's SIGHUP, a supervisor's SIGTERM; or a Ctrl-C): the second can arrive
+    # in the except clause before _hold_further_signals ignored it (its Terminated, or KeyboardInterrupt, raised out of
+    # cmd_propose: the plan_id line lost, a traceback), or nested in the first's handler before it raised, or in the
+    # client's clean-up (GateClient.close) as the first's Terminated left it (the second's exit code). Reproduced in
+    # this process with real signals: a profile hook sends the second as the function `at` starts. The same for a stop
+    # signal as the command ends on a gate that did not answer in time.
+    import os
+    import signal
+    import sys
+    from launcher import client as client_module
+    from launcher.cli import build_parser
+    ctx = zmq.Context()
+    endpoint, gate = silent_server(ctx)
+    target = (getattr(client_module, at, None) or getattr(client_module.GateClient, at)).__code__
+    sent: list[int] = []
+
+    def second_signal_at_the_worst_moment(frame, event, _arg):
+        if event == "call" and frame.f_code is target and not sent:
+            sent.append(1)
+            os.kill(os.getpid(), getattr(signal, second))
+
+    def first_signal_once_the_gate_has_it():
+        if gate.poll(20000):
+            gate.recv_multipart()
+            if first == "SIGTERM":
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    timeout_ms = "30000" if first == "SIGTERM" else "300"
+    args = build_parser("propose").parse_args(["propose", "--symbol", "ETHUSDT", "--action", "PARTIAL_50",
+                                               "--endpoint", endpoint, "--timeout-ms", timeout_ms, "--retries", "0"])
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
+    sender = threading.Thread(target=first_signal_once_the_gate_has_it)
+    sender.start()
+    try:
+        sys.setprofile(second_signal_at_the_worst_moment)
+        try:
+            code = client_module.cmd_propose(args)
+        finally:
+            sys.setprofile(None)
+    finally:
+        sender.join(30)
+        gate.close(linger=0)
+        ctx.term()
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+    stderr = capsys.readouterr().err
+    assert sent, "the second signal was never sent"
+    assert code == (128 + signal.SIGTERM if first == "SIGTERM" else 1), (code, stderr)
+    assert "plan_id " in stderr and ("terminated by SIGTERM" in stderr) == (first == "SIGTERM"), stderr
+    assert {signum: signal.getsignal(signum) for signum in before} == before  # restored: none left ignored

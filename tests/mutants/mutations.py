@@ -11038,6 +11038,25 @@ MUTATIONS: list[Mutation] = [
         "if root and (exitstatus == 0 or session.config.option.collectonly):",
         "if root and exitstatus == 0:",
         ("tests/test_install_venv.py::test_make_rewritten_tests_leaves_no_temp_root_when_a_test_module_fails_to_import",)),
+    Mutation(
+        "propose_stop_handler_leaves_a_second_stop_signal_to_raise",
+        "clustergate propose's stop handler no longer holds the other stop signals before it raises: a second one sent "
+        "at once (SIGHUP, Ctrl-C) raised out of the except clause that names the plan_id, the line lost - revsignals",
+        "launcher/client.py",
+        "    _hold_further_signals({}, True)\n    raise Terminated(signum)",
+        "    raise Terminated(signum)",
+        ("tests/test_client.py::test_a_second_stop_signal_at_the_worst_moment_still_names_the_plan_id_and_the_first_"
+         "ones_exit",)),
+    Mutation(
+        "propose_stop_handler_raises_within_a_stop",
+        "clustergate propose's stop handler that interrupted the first's (nested) or the except clause holding the "
+        "signals returns: without, the second's exit code replaced the first's, or its Terminated escaped a gate's "
+        "timeout unnamed - revsignals",
+        "launcher/client.py",
+        "    if _within_a_stop(frame):\n        return\n",
+        "",
+        ("tests/test_client.py::test_a_second_stop_signal_at_the_worst_moment_still_names_the_plan_id_and_the_first_"
+         "ones_exit",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
