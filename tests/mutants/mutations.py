@@ -11057,6 +11057,14 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_client.py::test_a_second_stop_signal_at_the_worst_moment_still_names_the_plan_id_and_the_first_"
          "ones_exit",)),
+    Mutation(
+        "clustergate_leaves_sigint_to_raise_while_its_child_runs",
+        "clustergate running a command as a process no longer handles SIGINT itself: a second SIGINT while it handled "
+        "the first raised out of it, clustergate exited 130 and left its child unwaited - revsignals",
+        "launcher/cli.py",
+        "for signum in (*FORWARDED_SIGNALS, signal.SIGINT)}",
+        "for signum in FORWARDED_SIGNALS}",
+        ("tests/test_ops_review.py::test_a_second_sigint_while_clustergate_passes_the_first_on_still_waits_for_its_child",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
