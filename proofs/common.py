@@ -485,9 +485,21 @@ class Interrupted(BaseException):
 
 
 def _raise_interrupted(signum: int, frame: Any) -> None:
+    if _within_the_first(frame):  # two sent at once: the second, nested in the first's handler before it ignored it
+        return  # (its Interrupted replaced the first's: the proof named the second, exit 128 + its number)
     for each in INTERRUPTIONS:  # a second signal must not cut the `finally` short
         signal.signal(each, signal.SIG_IGN)
     raise Interrupted(signum)
+
+
+def _within_the_first(frame: Any) -> bool:
+    for _ in range(8):  # the handler's frame and the few it calls; a stop is never deeper
+        if frame is None:
+            return False
+        if frame.f_code is _raise_interrupted.__code__:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1334,3 +1334,38 @@ def test_warm_restart_times_a_negative_readiness_as_not_in_time_and_says_the_clo
     assert not in_time(None, 1.0) and not in_time(1.01, 1.0)
     assert not in_time(-0.5, 1.0)
     assert "stepped back" in took_text(-0.5) and took_text(0.5) == "0.50 s" and took_text(None) == "never"
+
+
+def test_a_second_signal_nested_in_the_first_ones_proof_handler_is_the_first_ones_stop():
+    """Two stop signals sent at once (a terminal's SIGHUP, a supervisor's SIGTERM): the second can arrive while the
+    first's handler runs, before it ignored the others, and the interpreter runs its handler there, nested: its
+    Interrupted replaced the first's (the proof said interrupted by the second, exit 128 + its number). Reproduced in
+    this process with real signals: a profile hook sends SIGHUP as SIGTERM's handler starts."""
+    import os
+    import signal
+    import sys
+    from proofs.common import INTERRUPTIONS, Interrupted, _raise_interrupted
+    sent: list[int] = []
+
+    def second_signal_as_the_handler_starts(frame, event, _arg):
+        if event == "call" and frame.f_code is _raise_interrupted.__code__ and not sent:
+            sent.append(1)
+            os.kill(os.getpid(), signal.SIGHUP)
+
+    previous = {signum: signal.signal(signum, _raise_interrupted) for signum in INTERRUPTIONS}
+    try:
+        with pytest.raises(Interrupted) as interrupted:
+            sys.setprofile(second_signal_as_the_handler_starts)
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                for _ in range(1000):  # the interpreter runs pending handlers between these
+                    pass
+            finally:
+                sys.setprofile(None)
+        ignored = {signum: signal.getsignal(signum) for signum in INTERRUPTIONS}
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    assert sent, "the second signal was never sent"
+    assert interrupted.value.signum == signal.SIGTERM
+    assert set(ignored.values()) == {signal.SIG_IGN}, ignored  # the first's handler still held the others

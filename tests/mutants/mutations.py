@@ -11065,6 +11065,14 @@ MUTATIONS: list[Mutation] = [
         "for signum in (*FORWARDED_SIGNALS, signal.SIGINT)}",
         "for signum in FORWARDED_SIGNALS}",
         ("tests/test_ops_review.py::test_a_second_sigint_while_clustergate_passes_the_first_on_still_waits_for_its_child",)),
+    Mutation(
+        "proof_stop_handler_nested_in_the_first_raises_its_own",
+        "a proof's stop handler that interrupted the first's before it ignored the others returns: without, the "
+        "second's Interrupted replaced the first's (SIGTERM then SIGHUP said SIGHUP, exit 129) - revsignals",
+        "proofs/common.py",
+        "    if _within_the_first(frame):",
+        "    if False:",
+        ("tests/test_proofs.py::test_a_second_signal_nested_in_the_first_ones_proof_handler_is_the_first_ones_stop",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
