@@ -456,17 +456,25 @@ def _run_proof_held(name: str, body: Callable[[Proof, argparse.Namespace], None]
     except Exception as exc:  # a broken proof is a failed proof, with the reason shown
         proof.check("proof ran to the end", False, f"{type(exc).__name__}: {exc}")
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    base = proof.write_report()
-    proof.close()
-    global LAST_REPORT
-    LAST_REPORT = (base, [c for c in proof.checks if not c.ok])
-    passed = bool(proof.checks) and all(c.ok for c in proof.checks)
-    failed = sum(not c.ok for c in proof.checks)
-    print(f"{'PASSED' if passed else 'FAILED'}: {len(proof.checks) - failed}/{len(proof.checks)} checks; "
-          f"report {base}.txt and .json", flush=True)
+        if not interrupted:  # interrupted: the others stay ignored until its report is written and named (put back
+            _put_back(previous)  # before, a second SIGTERM, a supervisor's stop resent, killed it there: no report)
+    try:
+        base = proof.write_report()
+        proof.close()
+        global LAST_REPORT
+        LAST_REPORT = (base, [c for c in proof.checks if not c.ok])
+        passed = bool(proof.checks) and all(c.ok for c in proof.checks)
+        failed = sum(not c.ok for c in proof.checks)
+        print(f"{'PASSED' if passed else 'FAILED'}: {len(proof.checks) - failed}/{len(proof.checks)} checks; "
+              f"report {base}.txt and .json", flush=True)
+    finally:
+        _put_back(previous)
     return 128 + interrupted if interrupted else 0 if passed else 1
+
+
+def _put_back(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
 
 
 # The signals that interrupt a proof: each raises Interrupted once, and any later one is ignored until the proof has

@@ -1369,3 +1369,52 @@ def test_a_second_signal_nested_in_the_first_ones_proof_handler_is_the_first_one
     assert sent, "the second signal was never sent"
     assert interrupted.value.signum == signal.SIGTERM
     assert set(ignored.values()) == {signal.SIG_IGN}, ignored  # the first's handler still held the others
+
+
+HELD_UNTIL_REPORTED_SCRIPT = '''
+import os, signal, sys, types
+import proofs.common as common
+
+class Check:
+    def __init__(self, ok):
+        self.ok = ok
+
+class FakeProof:  # the run's own steps only: a stop while the body runs, a second as the report is written
+    def __init__(self, name, home, topology_path):
+        self.topo = types.SimpleNamespace(name="demo", hosts=["here"])
+        self.topology_path = topology_path
+        self.checks = []
+    def start_what_a_killed_proof_left_stopped(self):
+        pass
+    def check(self, name, ok, detail=""):
+        self.checks.append(Check(ok))
+    def write_report(self):
+        os.kill(os.getpid(), signal.SIGTERM)  # the supervisor's stop resent as the report is written
+        print("report written", flush=True)
+        return "the-report"
+    def close(self):
+        pass
+
+def body(proof, args):
+    os.kill(os.getpid(), signal.SIGHUP)  # the first stop, while the proof runs
+    for _ in range(1000):
+        pass
+
+common.Proof = FakeProof
+code = common._run_proof_held("demo", body, None, None, "topology.yaml")
+print(f"returned {code}", flush=True)
+'''
+
+
+def test_a_second_stop_signal_as_an_interrupted_proof_writes_its_report_is_ignored() -> None:
+    """An interrupted proof put its stop handlers back before it wrote its report: a second SIGTERM then (a supervisor
+    resending its stop, `timeout -s TERM` twice) killed it there, no report written or named, exit -15. The others stay
+    ignored until the report is written and named. The proof's own steps faked in a process of its own, real
+    signals."""
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, "-c", HELD_UNTIL_REPORTED_SCRIPT], cwd=REPO, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, (run.returncode, run.stdout, run.stderr)
+    assert "report written" in run.stdout and "report the-report.txt" in run.stdout, run.stdout
+    assert "returned 129" in run.stdout, run.stdout

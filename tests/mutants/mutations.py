@@ -11073,6 +11073,14 @@ MUTATIONS: list[Mutation] = [
         "    if _within_the_first(frame):",
         "    if False:",
         ("tests/test_proofs.py::test_a_second_signal_nested_in_the_first_ones_proof_handler_is_the_first_ones_stop",)),
+    Mutation(
+        "interrupted_proof_puts_its_handlers_back_before_its_report",
+        "an interrupted proof keeps the other stop signals ignored until its report is written and named: put back "
+        "before, a second SIGTERM as it wrote the report killed it, no report, exit -15 - revsignals",
+        "proofs/common.py",
+        "        if not interrupted:  # interrupted: the others stay ignored",
+        "        if True:  # interrupted: the others stay ignored",
+        ("tests/test_proofs.py::test_a_second_stop_signal_as_an_interrupted_proof_writes_its_report_is_ignored",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
