@@ -647,8 +647,13 @@ def _hold_further_signals(previous: dict[int, Any], handled: bool) -> None:
     a slow terminal) would raise out of that line and lose it: they are ignored until the command has ended."""
     if handled:
         for signum in (*TERMINATING_SIGNALS, signal.SIGINT):
-            handler = signal.signal(signum, signal.SIG_IGN)
+            handler = signal.signal(signum, _held)
             previous.setdefault(signum, handler)
+
+
+def _held(_signum: int, _frame: Any) -> None:
+    """A stop signal once the command is ending: taken and dropped. Not SIG_IGN: set while another signal is pending
+    (two sent at once), the interpreter wrote "Traceback ... OSError: Signal 15 ignored due to race condition"."""
 
 
 def cmd_propose(args: argparse.Namespace) -> int:

@@ -1144,3 +1144,37 @@ def test_a_second_stop_signal_at_the_worst_moment_still_names_the_plan_id_and_th
     assert code == (128 + signal.SIGTERM if first == "SIGTERM" else 1), (code, stderr)
     assert "plan_id " in stderr and ("terminated by SIGTERM" in stderr) == (first == "SIGTERM"), stderr
     assert {signum: signal.getsignal(signum) for signum in before} == before  # restored: none left ignored
+
+
+def test_clustergate_propose_sent_two_stop_signals_at_once_names_the_plan_id_without_a_traceback():
+    # SIGTERM and SIGHUP sent at once (a supervisor's stop as the terminal closes): the interpreter takes the pending
+    # signals in number order, the second once the first's Terminated is raised. Held by SIG_IGN then, the interpreter
+    # wrote "Traceback ... OSError: Signal 15 ignored due to race condition" (9 runs out of 10).
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+    ctx = zmq.Context()
+    endpoint, gate = silent_server(ctx)
+    try:
+        for _ in range(3):
+            cli = subprocess.Popen([sys.executable, "-m", "launcher", "propose", "--symbol", "ETHUSDT", "--action",
+                                    "PARTIAL_50", "--endpoint", endpoint, "--timeout-ms", "30000", "--retries", "0"],
+                                   cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+            try:
+                assert gate.poll(20000), "the proposal never reached the gate"
+                sent = json.loads(gate.recv_multipart()[-1])["plan_id"]
+                os.kill(cli.pid, signal.SIGTERM)
+                os.kill(cli.pid, signal.SIGHUP)
+                _, stderr = cli.communicate(timeout=30)
+            finally:
+                if cli.poll() is None:
+                    cli.kill()
+                    cli.wait(5)
+            assert cli.returncode in (128 + signal.SIGTERM, 128 + signal.SIGHUP), (cli.returncode, stderr)
+            assert f"--plan-id {sent}" in stderr and "Traceback" not in stderr, stderr
+    finally:
+        gate.close(linger=0)
+        ctx.term()

@@ -11081,6 +11081,16 @@ MUTATIONS: list[Mutation] = [
         "        if not interrupted:  # interrupted: the others stay ignored",
         "        if True:  # interrupted: the others stay ignored",
         ("tests/test_proofs.py::test_a_second_stop_signal_as_an_interrupted_proof_writes_its_report_is_ignored",)),
+    Mutation(
+        "propose_holds_further_stop_signals_with_sig_ign",
+        "clustergate propose holds the other stop signals with a handler that drops them, not SIG_IGN: set while one is "
+        "pending (two sent at once) the interpreter wrote 'Signal 15 ignored due to race condition', a traceback - "
+        "revsignals",
+        "launcher/client.py",
+        "            handler = signal.signal(signum, _held)",
+        "            handler = signal.signal(signum, signal.SIG_IGN)",
+        ("tests/test_client.py::test_clustergate_propose_sent_two_stop_signals_at_once_names_the_plan_id_without_a_"
+         "traceback",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
