@@ -496,8 +496,14 @@ def _raise_interrupted(signum: int, frame: Any) -> None:
     if _within_the_first(frame):  # two sent at once: the second, nested in the first's handler before it ignored it
         return  # (its Interrupted replaced the first's: the proof named the second, exit 128 + its number)
     for each in INTERRUPTIONS:  # a second signal must not cut the `finally` short
-        signal.signal(each, signal.SIG_IGN)
+        signal.signal(each, _held)
     raise Interrupted(signum)
+
+
+def _held(_signum: int, _frame: Any) -> None:
+    """A stop signal once the proof is stopping: taken and dropped. Not SIG_IGN: set while another one is pending (two
+    sent at once: the interpreter takes them in number order), it wrote "Traceback ... OSError: Signal 15 ignored due
+    to race condition"."""
 
 
 def _within_the_first(frame: Any) -> bool:

@@ -11091,6 +11091,15 @@ MUTATIONS: list[Mutation] = [
         "            handler = signal.signal(signum, signal.SIG_IGN)",
         ("tests/test_client.py::test_clustergate_propose_sent_two_stop_signals_at_once_names_the_plan_id_without_a_"
          "traceback",)),
+    Mutation(
+        "proof_holds_further_stop_signals_with_sig_ign",
+        "a proof's stop handler holds the other stop signals with a handler that drops them, not SIG_IGN: set while one "
+        "is pending (two sent at once) the interpreter wrote 'Signal 15 ignored due to race condition', a traceback - "
+        "revsignals",
+        "proofs/common.py",
+        "        signal.signal(each, _held)",
+        "        signal.signal(each, signal.SIG_IGN)",
+        ("tests/test_proofs.py::test_a_proof_sent_two_stop_signals_at_once_stops_once_without_a_traceback",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
