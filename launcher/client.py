@@ -54,6 +54,7 @@ from typing import Any
 import zmq
 
 from launcher.curve import Keypair, certificate_path, read_keypair, read_public_key
+from launcher.stop_signals import interrupted_a_call_of
 
 ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED")
 DEFAULT_TIMEOUT_MS = 2000
@@ -630,13 +631,7 @@ def _raise_terminated(signum: int, frame: Any) -> None:
 def _within_a_stop(frame: Any) -> bool:
     """Whether this handler interrupted another call of it before that one raised, or cmd_propose's except clause
     (a gate that did not answer in time, say) as it starts to hold the signals: the command is already ending."""
-    for _ in range(8):  # the handler's frame and the few it calls; a stop is never deeper
-        if frame is None:
-            return False
-        if frame.f_code in (_raise_terminated.__code__, _hold_further_signals.__code__):
-            return True
-        frame = frame.f_back
-    return False
+    return interrupted_a_call_of(frame, _raise_terminated, _hold_further_signals)
 
 
 TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)

@@ -24,6 +24,7 @@ from supervisor.xmlrpc import Faults
 
 from actors.freshness import cluster_state_age_s
 from launcher import keys, proof_stops, std_streams
+from launcher.stop_signals import interrupted_a_call_of
 from launcher.keys import wrong_type
 from launcher.redis_conn import connect
 from launcher.client import GateClient, GateUnavailable, gate_endpoints
@@ -493,7 +494,7 @@ class Interrupted(BaseException):
 
 
 def _raise_interrupted(signum: int, frame: Any) -> None:
-    if _within_the_first(frame):  # two sent at once: the second, nested in the first's handler before it ignored it
+    if interrupted_a_call_of(frame, _raise_interrupted):  # two sent at once: the second, nested in the first's handler before it ignored it
         return  # (its Interrupted replaced the first's: the proof named the second, exit 128 + its number)
     for each in INTERRUPTIONS:  # a second signal must not cut the `finally` short
         signal.signal(each, _held)
@@ -504,16 +505,6 @@ def _held(_signum: int, _frame: Any) -> None:
     """A stop signal once the proof is stopping: taken and dropped. Not SIG_IGN: set while another one is pending (two
     sent at once: the interpreter takes them in number order), it wrote "Traceback ... OSError: Signal 15 ignored due
     to race condition"."""
-
-
-def _within_the_first(frame: Any) -> bool:
-    for _ in range(8):  # the handler's frame and the few it calls; a stop is never deeper
-        if frame is None:
-            return False
-        if frame.f_code is _raise_interrupted.__code__:
-            return True
-        frame = frame.f_back
-    return False
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11070,7 +11070,7 @@ MUTATIONS: list[Mutation] = [
         "a proof's stop handler that interrupted the first's before it ignored the others returns: without, the "
         "second's Interrupted replaced the first's (SIGTERM then SIGHUP said SIGHUP, exit 129) - revsignals",
         "proofs/common.py",
-        "    if _within_the_first(frame):",
+        "    if interrupted_a_call_of(frame, _raise_interrupted):",
         "    if False:",
         ("tests/test_proofs.py::test_a_second_signal_nested_in_the_first_ones_proof_handler_is_the_first_ones_stop",)),
     Mutation(
@@ -11089,8 +11089,7 @@ MUTATIONS: list[Mutation] = [
         "launcher/client.py",
         "            handler = signal.signal(signum, _held)",
         "            handler = signal.signal(signum, signal.SIG_IGN)",
-        ("tests/test_client.py::test_clustergate_propose_sent_two_stop_signals_at_once_names_the_plan_id_without_a_"
-         "traceback",)),
+        ("tests/test_client.py::test_clustergate_propose_terminated_while_waiting_prints_the_plan_id_it_sent",)),
     Mutation(
         "proof_holds_further_stop_signals_with_sig_ign",
         "a proof's stop handler holds the other stop signals with a handler that drops them, not SIG_IGN: set while one "
