@@ -11099,6 +11099,15 @@ MUTATIONS: list[Mutation] = [
         "        signal.signal(each, _held)",
         "        signal.signal(each, signal.SIG_IGN)",
         ("tests/test_proofs.py::test_a_proof_sent_two_stop_signals_at_once_stops_once_without_a_traceback",)),
+    Mutation(
+        "deferred_interrupt_takes_a_nested_second_signal_for_the_first",
+        "up's DeferredInterrupt handler nested in the first's (two signals sent at once) returns: without, the second "
+        "was remembered as the first (SIGHUP then SIGTERM said SIGTERM, exit 143) - revsignals",
+        "launcher/supervise.py",
+        "        if interrupted_a_call_of(frame, self._remember):",
+        "        if False:",
+        ("tests/test_launcher.py::test_a_second_stop_signal_nested_in_the_first_ones_deferred_handler_leaves_the_first_"
+         "one_remembered",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
