@@ -2907,7 +2907,10 @@ MUTATIONS: list[Mutation] = [
         "        _hold_further_signals(previous, handled)\n        print(f\"clustergate propose: {str(exc) or 'interrupted'}\"",
         "        print(f\"clustergate propose: {str(exc) or 'interrupted'}\"",
         ("tests/test_client.py::"
-         "test_clustergate_propose_signalled_again_while_it_names_the_plan_id_still_names_it_without_a_traceback",)),
+         "test_clustergate_propose_signalled_again_while_it_names_the_plan_id_still_names_it_without_a_traceback",),
+        # the first signal's handler holds the others too (revsignals): both holds go
+        also=(("launcher/client.py", "    _hold_further_signals({}, True)\n    raise Terminated(signum)",
+               "    raise Terminated(signum)"),)),
     # The layering of docs/developing.md, since the backtest command moved to launcher/backtest.py.
     Mutation(
         "launcher_imports_an_actor_shell",
@@ -5767,8 +5770,8 @@ MUTATIONS: list[Mutation] = [
         "a SIGINT sent to `clustergate backtest` or `proof` alone, with no terminal that could have sent the child the "
         "same, is passed on to the child: it was ignored, the backtest ran to its end and clustergate exited 0 (rev2)",
         "launcher/cli.py",
-        "                if not _interrupt_may_be_the_terminals():\n",
-        "                if False:\n",
+        "            if _interrupt_may_be_the_terminals():\n",
+        "            if True:\n",
         ("tests/test_ops_review.py::test_a_sigint_to_clustergate_from_a_program_reaches_the_process_it_runs",)),
     Mutation(
         "proof_clean_up_cut_by_a_second_sigint",
