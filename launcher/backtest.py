@@ -56,6 +56,7 @@ from launcher.feed_inputs import (TS_COLUMNS, PRICE_COLUMNS, ReplayColumns, csv_
                                   file_problem, named_twice, parse_replay_csv, parse_timestamp, price_rejection,
                                   time_order_checked, usable_prices)
 from launcher.std_streams import ArgumentParser, OutputRefused, say_output_refused
+from launcher.stop_signals import interrupted_a_call_of
 from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSettings, GateSettings,
                                PermitIssuerSettings, PositionsConfig, SchemaError, load_topology)
 
@@ -144,13 +145,7 @@ def _within_a_stop(frame: Any) -> bool:
     there, nested, with no Stopped handled yet; its Stopped then replaced the first's (reproduced in-process: SIGUSR1's
     handler interrupted by SIGUSR2 raised Stopped(SIGUSR2); session 44's clean-clone CI run: SIGHUP then SIGTERM said
     stopped by SIGTERM, exit 143). The first's goes on and raises its own."""
-    for _ in range(8):  # the handler's frame and the few it calls (_stopping); a stop is never deeper
-        if frame is None:
-            return False
-        if frame.f_code is _stop.__code__:
-            return True
-        frame = frame.f_back
-    return False
+    return interrupted_a_call_of(frame, _stop)
 
 
 _FORKING: list[int] = []  # [0] while a sweep worker is forked, then the stop signals that came meanwhile

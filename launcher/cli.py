@@ -131,12 +131,20 @@ def run_as_process(module: str, argv: list[str]) -> int:
     pending: list[int] = []
 
     def forward(got: int, _frame: Any) -> None:
+        if got == signal.SIGINT:  # Ctrl-C: the terminal sent it to the child too; else pass it on
+            if not started:
+                raise KeyboardInterrupt  # nothing started yet
+            if _interrupt_may_be_the_terminals():
+                return
         if started:
             started[0].send_signal(got)
         else:
             pending.append(got)
 
-    previous = {signum: signal.getsignal(signum) for signum in FORWARDED_SIGNALS}
+    # SIGINT too, by a handler that raises nothing once the child exists: a second one (two Ctrl-C, a CI runner's
+    # cancel resent) raised its KeyboardInterrupt while the first's was handled, and clustergate exited 130 at once,
+    # its child left running its clean-up unwaited (reproduced in-process with real signals).
+    previous = {signum: signal.getsignal(signum) for signum in (*FORWARDED_SIGNALS, signal.SIGINT)}
     for signum, handler in previous.items():
         if handler is not signal.SIG_IGN:  # nohup: stays ignored, as the child's does
             signal.signal(signum, forward)
@@ -145,14 +153,7 @@ def run_as_process(module: str, argv: list[str]) -> int:
         started.append(child)
         for got in pending:  # came while the child was being started
             child.send_signal(got)
-        while True:
-            try:
-                code = child.wait()
-                break
-            except KeyboardInterrupt:  # Ctrl-C: the terminal sent it to the child too; wait for its clean-up
-                if not _interrupt_may_be_the_terminals():
-                    child.send_signal(signal.SIGINT)  # sent to clustergate alone (a program): pass it on
-                continue
+        code = child.wait()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -54,6 +54,7 @@ from typing import Any
 import zmq
 
 from launcher.curve import Keypair, certificate_path, read_keypair, read_public_key
+from launcher.stop_signals import interrupted_a_call_of
 
 ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED")
 DEFAULT_TIMEOUT_MS = 2000
@@ -616,8 +617,21 @@ class Terminated(BaseException):
         self.signum = signum
 
 
-def _raise_terminated(signum: int, _frame: Any) -> None:
-    raise Terminated(signum)
+def _raise_terminated(signum: int, frame: Any) -> None:
+    """The first stop signal ends the command; from here the others are held (ignored) before it raises: two sent at
+    once (a terminal's SIGHUP, a supervisor's SIGTERM; a Ctrl-C), the second arrived in cmd_propose's except clause
+    before _hold_further_signals ignored it and raised out of it (the plan_id line lost, a traceback), or nested in this
+    handler before it raised, and its exit code replaced the first's (reproduced in-process with real signals)."""
+    if _within_a_stop(frame):
+        return
+    _hold_further_signals({}, True)
+    raise Terminated(signum) if signum != signal.SIGINT else KeyboardInterrupt
+
+
+def _within_a_stop(frame: Any) -> bool:
+    """Whether this handler interrupted another call of it before that one raised, or cmd_propose's except clause
+    (a gate that did not answer in time, say) as it starts to hold the signals: the command is already ending."""
+    return interrupted_a_call_of(frame, _raise_terminated, _hold_further_signals)
 
 
 TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -628,8 +642,13 @@ def _hold_further_signals(previous: dict[int, Any], handled: bool) -> None:
     a slow terminal) would raise out of that line and lose it: they are ignored until the command has ended."""
     if handled:
         for signum in (*TERMINATING_SIGNALS, signal.SIGINT):
-            handler = signal.signal(signum, signal.SIG_IGN)
+            handler = signal.signal(signum, _held)
             previous.setdefault(signum, handler)
+
+
+def _held(_signum: int, _frame: Any) -> None:
+    """A stop signal once the command is ending: taken and dropped. Not SIG_IGN: set while another signal is pending
+    (two sent at once), the interpreter wrote "Traceback ... OSError: Signal 15 ignored due to race condition"."""
 
 
 def cmd_propose(args: argparse.Namespace) -> int:
@@ -700,6 +719,10 @@ def cmd_propose(args: argparse.Namespace) -> int:
     handled = threading.current_thread() is threading.main_thread()
     previous = {signum: signal.signal(signum, _raise_terminated) for signum in TERMINATING_SIGNALS
                 if handled and signal.getsignal(signum) is not signal.SIG_IGN}
+    if handled and signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # Ctrl-C: KeyboardInterrupt, held
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _raise_terminated)
+    elif handled and signal.getsignal(signal.SIGINT) is not None:  # restored as it was once a stop held it
+        previous[signal.SIGINT] = signal.getsignal(signal.SIGINT)
     reply: dict[str, Any] | None = None
     try:
         with client:

@@ -37,6 +37,7 @@ from launcher.exits import Exits, as_json, describe, process_environ, unexpected
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
 from launcher.redis_url import password_not_text
 from launcher.schema import SchemaError, load_yaml_with_lines
+from launcher.stop_signals import interrupted_a_call_of
 from launcher.terminal_text import HOLDER_MAX_CHARS, printable
 from launcher.topology import (EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, ClustersConfig, PermitIssuerSettings, RedisConfig,
                                Topology, endpoint_port, load_or_report, load_running_copy, load_to_run)
@@ -2191,6 +2192,8 @@ class DeferredInterrupt:
         return self
 
     def _remember(self, signum: int, frame: Any) -> None:
+        if interrupted_a_call_of(frame, self._remember):  # the second of two sent at once, nested in the first's
+            return  # handler before it remembered the first: it was taken for the first (SIGHUP, SIGTERM said SIGTERM)
         self.signum = self.signum or signum
 
     def __exit__(self, *exc: Any) -> None:

@@ -24,6 +24,7 @@ from supervisor.xmlrpc import Faults
 
 from actors.freshness import cluster_state_age_s
 from launcher import keys, proof_stops, std_streams
+from launcher.stop_signals import interrupted_a_call_of
 from launcher.keys import wrong_type
 from launcher.redis_conn import connect
 from launcher.client import GateClient, GateUnavailable, gate_endpoints
@@ -456,17 +457,25 @@ def _run_proof_held(name: str, body: Callable[[Proof, argparse.Namespace], None]
     except Exception as exc:  # a broken proof is a failed proof, with the reason shown
         proof.check("proof ran to the end", False, f"{type(exc).__name__}: {exc}")
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    base = proof.write_report()
-    proof.close()
-    global LAST_REPORT
-    LAST_REPORT = (base, [c for c in proof.checks if not c.ok])
-    passed = bool(proof.checks) and all(c.ok for c in proof.checks)
-    failed = sum(not c.ok for c in proof.checks)
-    print(f"{'PASSED' if passed else 'FAILED'}: {len(proof.checks) - failed}/{len(proof.checks)} checks; "
-          f"report {base}.txt and .json", flush=True)
+        if not interrupted:  # interrupted: the others stay ignored until its report is written and named (put back
+            _put_back(previous)  # before, a second SIGTERM, a supervisor's stop resent, killed it there: no report)
+    try:
+        base = proof.write_report()
+        proof.close()
+        global LAST_REPORT
+        LAST_REPORT = (base, [c for c in proof.checks if not c.ok])
+        passed = bool(proof.checks) and all(c.ok for c in proof.checks)
+        failed = sum(not c.ok for c in proof.checks)
+        print(f"{'PASSED' if passed else 'FAILED'}: {len(proof.checks) - failed}/{len(proof.checks)} checks; "
+              f"report {base}.txt and .json", flush=True)
+    finally:
+        _put_back(previous)
     return 128 + interrupted if interrupted else 0 if passed else 1
+
+
+def _put_back(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
 
 
 # The signals that interrupt a proof: each raises Interrupted once, and any later one is ignored until the proof has
@@ -485,9 +494,17 @@ class Interrupted(BaseException):
 
 
 def _raise_interrupted(signum: int, frame: Any) -> None:
+    if interrupted_a_call_of(frame, _raise_interrupted):  # two sent at once: the second, nested in the first's handler before it ignored it
+        return  # (its Interrupted replaced the first's: the proof named the second, exit 128 + its number)
     for each in INTERRUPTIONS:  # a second signal must not cut the `finally` short
-        signal.signal(each, signal.SIG_IGN)
+        signal.signal(each, _held)
     raise Interrupted(signum)
+
+
+def _held(_signum: int, _frame: Any) -> None:
+    """A stop signal once the proof is stopping: taken and dropped. Not SIG_IGN: set while another one is pending (two
+    sent at once: the interpreter takes them in number order), it wrote "Traceback ... OSError: Signal 15 ignored due
+    to race condition"."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

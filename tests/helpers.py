@@ -198,3 +198,33 @@ def two_gates_data() -> dict:
                                 "sockets": {"proposals": {"bind": "tcp://127.0.0.1:5566", "hwm": 100},
                                             "permits": {"connect": "tcp://127.0.0.1:5567"}}}
     return data
+
+
+def nested_stop_signals(handler: Callable[[int, Any], None], first: int, second: int) -> BaseException | None:
+    """Send `first` to this process with `handler` set for both signals, and `second` as that handler starts (a profile
+    hook: the interpreter runs the second's handler there, nested, as when two are sent at once); what was raised, or
+    None. Real signals; both handlers put back."""
+    import sys
+    sent: list[int] = []
+
+    def second_signal_as_the_handler_starts(frame, event, _arg):
+        if event == "call" and frame.f_code is handler.__code__ and not sent:
+            sent.append(1)
+            os.kill(os.getpid(), second)
+
+    previous = {signum: signal.signal(signum, handler) for signum in (first, second)}
+    try:
+        sys.setprofile(second_signal_as_the_handler_starts)
+        try:
+            os.kill(os.getpid(), first)
+            for _ in range(1000):  # the interpreter runs pending handlers between these
+                pass
+        finally:
+            sys.setprofile(None)
+    except BaseException as exc:  # noqa: B036 (what the handlers raised is the result)
+        return exc
+    finally:
+        for signum, was in previous.items():
+            signal.signal(signum, was)
+    assert sent, "the second signal was never sent"
+    return None

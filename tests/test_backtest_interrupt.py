@@ -389,26 +389,7 @@ def test_a_second_stop_signal_that_interrupts_the_first_ones_handler_is_the_same
     interpreter runs the second's handler there, nested, with no Stopped handled yet, and its Stopped replaced the
     first's (the likely cause of session 44's clean-clone CI failure of the test above: SIGHUP then SIGTERM, exit 143).
     Reproduced in this process with real signals: a profile hook sends SIGUSR2 as SIGUSR1's handler starts."""
+    from helpers import nested_stop_signals
     from launcher.backtest import Stopped, _stop
-    sent: list[int] = []
-
-    def second_signal_as_the_handler_starts(frame, event, _arg):
-        if event == "call" and frame.f_code is _stop.__code__ and not sent:
-            sent.append(1)
-            os.kill(os.getpid(), signal.SIGUSR2)
-
-    previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGUSR1, signal.SIGUSR2)}
-    try:
-        with pytest.raises(Stopped) as stopped:
-            sys.setprofile(second_signal_as_the_handler_starts)
-            try:
-                os.kill(os.getpid(), signal.SIGUSR1)
-                for _ in range(1000):  # the interpreter runs pending handlers between these
-                    pass
-            finally:
-                sys.setprofile(None)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    assert sent, "the second signal was never sent"
-    assert stopped.value.signum == signal.SIGUSR1
+    stopped = nested_stop_signals(_stop, signal.SIGUSR1, signal.SIGUSR2)
+    assert isinstance(stopped, Stopped) and stopped.signum == signal.SIGUSR1, repr(stopped)

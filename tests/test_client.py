@@ -516,6 +516,10 @@ def test_clustergate_propose_terminated_while_waiting_prints_the_plan_id_it_sent
     # attack16a: SIGTERM (`timeout 5 clustergate propose ...`, a supervisor stopping a script) or SIGHUP (the
     # terminal closed) killed the command with no output: the plan_id it made up was lost, though the proposal had
     # reached the gate and may be decided with a permit; only a new plan_id (a second permit) was left to retry with.
+    # Both at once (a supervisor's stop as the terminal closes; three times): the interpreter takes the pending signals
+    # in number order, the second once the first's Terminated is raised; held by SIG_IGN then, it wrote "Traceback ...
+    # OSError: Signal 15 ignored due to race condition" (9 runs out of 10).
+    import os
     import signal
     import subprocess
     import sys
@@ -523,7 +527,7 @@ def test_clustergate_propose_terminated_while_waiting_prints_the_plan_id_it_sent
     ctx = zmq.Context()
     endpoint, gate = silent_server(ctx)
     try:
-        for signum in (signal.SIGTERM, signal.SIGHUP):
+        for signums in ((signal.SIGTERM,), (signal.SIGHUP,), *[(signal.SIGTERM, signal.SIGHUP)] * 3):
             cli = subprocess.Popen([sys.executable, "-m", "launcher", "propose", "--symbol", "ETHUSDT", "--action",
                                     "PARTIAL_50", "--endpoint", endpoint, "--timeout-ms", "30000", "--retries", "0"],
                                    cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE,
@@ -531,10 +535,12 @@ def test_clustergate_propose_terminated_while_waiting_prints_the_plan_id_it_sent
             try:
                 assert gate.poll(20000), "the proposal never reached the gate"
                 sent = json.loads(gate.recv_multipart()[-1])["plan_id"]
-                cli.send_signal(signum)
+                for signum in signums:
+                    os.kill(cli.pid, signum)
                 _, stderr = cli.communicate(timeout=20)
-                assert cli.returncode == 128 + signum, (signum, cli.returncode, stderr)
-                assert f"--plan-id {sent}" in stderr and signal.Signals(signum).name in stderr, stderr
+                assert cli.returncode in [128 + signum for signum in signums], (signums, cli.returncode, stderr)
+                assert f"--plan-id {sent}" in stderr and "Traceback" not in stderr, stderr
+                assert f"terminated by {signal.Signals(cli.returncode - 128).name}" in stderr, stderr
             finally:
                 if cli.poll() is None:
                     cli.kill()
@@ -1083,3 +1089,64 @@ def test_a_gate_endpoint_on_every_interface_is_refused_as_a_client_cannot_connec
         GateClient("tcp://*:5556", timeout_ms=2000, retries=0)
     assert "tcp://*:5556" in str(refused.value) and "connect" in str(refused.value), refused.value
     assert "binding" not in str(refused.value), refused.value
+
+
+@pytest.mark.parametrize("first, at, second", [("SIGTERM", "_hold_further_signals", "SIGHUP"),
+                                               ("SIGTERM", "_hold_further_signals", "SIGINT"),
+                                               ("SIGTERM", "_raise_terminated", "SIGHUP"),
+                                               ("SIGTERM", "close", "SIGHUP"),
+                                               ("no answer in time", "_hold_further_signals", "SIGTERM")])
+def test_a_second_stop_signal_at_the_worst_moment_still_names_the_plan_id_and_the_first_ones_exit(first, at, second,
+                                                                                                   capsys):
+    # Two stop signals sent at once (a terminal's SIGHUP, a supervisor's SIGTERM; or a Ctrl-C): the second can arrive
+    # in the except clause before _hold_further_signals ignored it (its Terminated, or KeyboardInterrupt, raised out of
+    # cmd_propose: the plan_id line lost, a traceback), or nested in the first's handler before it raised, or in the
+    # client's clean-up (GateClient.close) as the first's Terminated left it (the second's exit code). Reproduced in
+    # this process with real signals: a profile hook sends the second as the function `at` starts. The same for a stop
+    # signal as the command ends on a gate that did not answer in time.
+    import os
+    import signal
+    import sys
+    from launcher import client as client_module
+    from launcher.cli import build_parser
+    ctx = zmq.Context()
+    endpoint, gate = silent_server(ctx)
+    target = (getattr(client_module, at, None) or getattr(client_module.GateClient, at)).__code__
+    sent: list[int] = []
+
+    def second_signal_at_the_worst_moment(frame, event, _arg):
+        if event == "call" and frame.f_code is target and not sent:
+            sent.append(1)
+            os.kill(os.getpid(), getattr(signal, second))
+
+    def first_signal_once_the_gate_has_it():
+        if gate.poll(20000):
+            gate.recv_multipart()
+            if first == "SIGTERM":
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    timeout_ms = "30000" if first == "SIGTERM" else "300"
+    args = build_parser("propose").parse_args(["propose", "--symbol", "ETHUSDT", "--action", "PARTIAL_50",
+                                               "--endpoint", endpoint, "--timeout-ms", timeout_ms, "--retries", "0"])
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
+    sender = threading.Thread(target=first_signal_once_the_gate_has_it)
+    sender.start()
+    try:
+        sys.setprofile(second_signal_at_the_worst_moment)
+        try:
+            code = client_module.cmd_propose(args)
+        except (KeyboardInterrupt, client_module.Terminated) as exc:  # (pytest would take a KeyboardInterrupt for its own)
+            code = f"{exc!r} raised out of cmd_propose"
+        finally:
+            sys.setprofile(None)
+    finally:
+        sender.join(30)
+        gate.close(linger=0)
+        ctx.term()
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+    stderr = capsys.readouterr().err
+    assert sent, "the second signal was never sent"
+    assert code == (128 + signal.SIGTERM if first == "SIGTERM" else 1), (code, stderr)
+    assert "plan_id " in stderr and ("terminated by SIGTERM" in stderr) == (first == "SIGTERM"), stderr
+    assert {signum: signal.getsignal(signum) for signum in before} == before  # restored: none left ignored

@@ -2027,3 +2027,15 @@ def test_a_program_a_failed_ups_rollback_cannot_start_again_stays_named_as_left_
         log.rmdir()
     topo_path.write_text(previous)
     _the_next_up_starts_the_gate_as_left_by(home, topo_path, up.pid, "which failed")
+
+
+def test_a_second_stop_signal_nested_in_the_first_ones_deferred_handler_leaves_the_first_one_remembered() -> None:
+    """`up` remembers the first stop signal of a change being applied (its exit, 128 + its number): the second of two
+    sent at once, arriving as the first's handler starts, ran nested there, before the first was remembered, and was
+    taken for the first (SIGHUP then SIGTERM said SIGTERM). Reproduced in this process with real signals."""
+    import signal
+    from helpers import nested_stop_signals
+    from launcher.supervise import DeferredInterrupt
+    deferred = DeferredInterrupt()
+    assert nested_stop_signals(deferred._remember, signal.SIGHUP, signal.SIGTERM) is None
+    assert deferred.signum == signal.SIGHUP

@@ -246,3 +246,67 @@ def test_a_ctrl_c_while_clustergate_exits_after_its_answer_ends_it_as_sigint_wit
                           capture_output=True, text=True, timeout=60)
     assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr, done.stderr
     assert done.returncode == -2, (done.returncode, done.stdout, done.stderr)  # killed by SIGINT: a shell shows 130
+
+
+def test_a_second_sigint_while_clustergate_passes_the_first_on_still_waits_for_its_child(monkeypatch) -> None:
+    """A second SIGINT (two Ctrl-C, a CI runner's cancel resent) arriving while clustergate handled the first (asking
+    whether the terminal sent it, passing it on) raised its KeyboardInterrupt out of that handling: clustergate exited
+    130 at once, its child left running its clean-up on its own, unwaited. Reproduced in this process with real
+    signals: a thread sends the first once the child is up, a profile hook the second as clustergate handles the
+    first."""
+    import os
+    import threading
+    import time
+    import signal
+    import subprocess
+    import sys
+    from launcher import cli
+    child = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); print('up', flush=True); time.sleep(1)"
+    monkeypatch.setattr(cli, "module_command", lambda module, *argv: [sys.executable, "-c", child + "; exit(7)"])
+    sent: list[str] = []
+    started: list[subprocess.Popen] = []
+    real_popen = subprocess.Popen
+
+    def keep(*args, **kwargs):
+        process = real_popen(*args, stdout=subprocess.PIPE, **kwargs)
+        assert process.stdout.readline() == b"up\n"  # its SIGINT ignored from here on
+        started.append(process)
+        return process
+    monkeypatch.setattr(subprocess, "Popen", keep)
+
+    def signals_at_the_worst_moments(frame, event, _arg):
+        if event != "call":
+            return
+        if frame.f_code is cli._interrupt_may_be_the_terminals.__code__ and len(sent) == 1:
+            sent.append("second")
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def first_once_the_child_is_up():  # from a thread: a hook that raises is unset
+        deadline = time.monotonic() + 20
+        while not started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sent.append("first")
+        os.kill(os.getpid(), signal.SIGINT)
+
+    before = signal.getsignal(signal.SIGINT)
+    sender = threading.Thread(target=first_once_the_child_is_up)
+    sender.start()
+    try:
+        sys.setprofile(signals_at_the_worst_moments)
+        try:
+            code = cli.run_as_process("unused", [])
+        except KeyboardInterrupt:  # (pytest would take it for its own and stop the run)
+            code = "KeyboardInterrupt raised out of run_as_process"
+        finally:
+            sys.setprofile(None)
+    finally:
+        sender.join(30)
+        signal.signal(signal.SIGINT, before)
+        for each in started:
+            if each.poll() is None:
+                each.kill()
+                each.wait(10)
+            each.stdout.close()
+    assert sent == ["first", "second"], sent
+    assert code == 7
+    assert signal.getsignal(signal.SIGINT) is before

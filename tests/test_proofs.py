@@ -1334,3 +1334,90 @@ def test_warm_restart_times_a_negative_readiness_as_not_in_time_and_says_the_clo
     assert not in_time(None, 1.0) and not in_time(1.01, 1.0)
     assert not in_time(-0.5, 1.0)
     assert "stepped back" in took_text(-0.5) and took_text(0.5) == "0.50 s" and took_text(None) == "never"
+
+
+def test_a_second_signal_nested_in_the_first_ones_proof_handler_is_the_first_ones_stop():
+    """Two stop signals sent at once (a terminal's SIGHUP, a supervisor's SIGTERM): the second can arrive while the
+    first's handler runs, before it ignored the others, and the interpreter runs its handler there, nested: its
+    Interrupted replaced the first's (the proof said interrupted by the second, exit 128 + its number). Reproduced in
+    this process with real signals: a profile hook sends SIGHUP as SIGTERM's handler starts."""
+    import signal
+    from helpers import nested_stop_signals
+    from proofs.common import INTERRUPTIONS, Interrupted, _held, _raise_interrupted
+    previous = {signum: signal.getsignal(signum) for signum in INTERRUPTIONS}
+    try:
+        interrupted = nested_stop_signals(_raise_interrupted, signal.SIGTERM, signal.SIGHUP)
+        sigint = signal.getsignal(signal.SIGINT)  # (the helper puts back the two it sent)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    assert isinstance(interrupted, Interrupted) and interrupted.signum == signal.SIGTERM, repr(interrupted)
+    assert sigint is _held  # the first's handler held the others
+
+
+HELD_UNTIL_REPORTED_SCRIPT = '''
+import os, signal, sys, types
+import proofs.common as common
+
+class Check:
+    def __init__(self, ok):
+        self.ok = ok
+
+class FakeProof:  # the run's own steps only: a stop while the body runs, a second as the report is written
+    def __init__(self, name, home, topology_path):
+        self.topo = types.SimpleNamespace(name="demo", hosts=["here"])
+        self.topology_path = topology_path
+        self.checks = []
+    def start_what_a_killed_proof_left_stopped(self):
+        pass
+    def check(self, name, ok, detail=""):
+        self.checks.append(Check(ok))
+    def write_report(self):
+        os.kill(os.getpid(), signal.SIGTERM)  # the supervisor's stop resent as the report is written
+        print("report written", flush=True)
+        return "the-report"
+    def close(self):
+        pass
+
+def body(proof, args):
+    os.kill(os.getpid(), signal.SIGHUP)  # the first stop, while the proof runs
+    for _ in range(1000):
+        pass
+
+common.Proof = FakeProof
+code = common._run_proof_held("demo", body, None, None, "topology.yaml")
+print(f"returned {code}", flush=True)
+'''
+
+
+def test_a_second_stop_signal_as_an_interrupted_proof_writes_its_report_is_ignored() -> None:
+    """An interrupted proof put its stop handlers back before it wrote its report: a second SIGTERM then (a supervisor
+    resending its stop, `timeout -s TERM` twice) killed it there, no report written or named, exit -15. The others stay
+    ignored until the report is written and named. The proof's own steps faked in a process of its own, real
+    signals."""
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, "-c", HELD_UNTIL_REPORTED_SCRIPT], cwd=REPO, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, (run.returncode, run.stdout, run.stderr)
+    assert "report written" in run.stdout and "report the-report.txt" in run.stdout, run.stdout
+    assert "returned 129" in run.stdout, run.stdout
+
+
+def test_a_proof_sent_two_stop_signals_at_once_stops_once_without_a_traceback() -> None:
+    """SIGTERM and SIGHUP pending at once (a supervisor's stop as the terminal closes): the interpreter takes them in
+    number order, the second once the first's handler has held the others; held by SIG_IGN, it wrote "Traceback ...
+    OSError: Signal 15 ignored due to race condition". Real signals, blocked then let through together."""
+    import subprocess
+    import sys
+    script = HELD_UNTIL_REPORTED_SCRIPT.replace(
+        "os.kill(os.getpid(), signal.SIGHUP)  # the first stop, while the proof runs",
+        "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGHUP}); "
+        "os.kill(os.getpid(), signal.SIGTERM); os.kill(os.getpid(), signal.SIGHUP); "
+        "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGHUP})").replace(
+        "os.kill(os.getpid(), signal.SIGTERM)  # the supervisor's stop resent as the report is written", "pass")
+    assert "pthread_sigmask" in script and "pass\n" in script
+    run = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and "returned 129" in run.stdout, (run.returncode, run.stdout, run.stderr)
+    assert "interrupted (SIGHUP)" in run.stdout and "report the-report.txt" in run.stdout, run.stdout
+    assert "Traceback" not in run.stderr, run.stderr

@@ -2907,7 +2907,10 @@ MUTATIONS: list[Mutation] = [
         "        _hold_further_signals(previous, handled)\n        print(f\"clustergate propose: {str(exc) or 'interrupted'}\"",
         "        print(f\"clustergate propose: {str(exc) or 'interrupted'}\"",
         ("tests/test_client.py::"
-         "test_clustergate_propose_signalled_again_while_it_names_the_plan_id_still_names_it_without_a_traceback",)),
+         "test_clustergate_propose_signalled_again_while_it_names_the_plan_id_still_names_it_without_a_traceback",),
+        # the first signal's handler holds the others too (revsignals): both holds go
+        also=(("launcher/client.py", "    _hold_further_signals({}, True)\n    raise Terminated(signum)",
+               "    raise Terminated(signum)"),)),
     # The layering of docs/developing.md, since the backtest command moved to launcher/backtest.py.
     Mutation(
         "launcher_imports_an_actor_shell",
@@ -5767,8 +5770,8 @@ MUTATIONS: list[Mutation] = [
         "a SIGINT sent to `clustergate backtest` or `proof` alone, with no terminal that could have sent the child the "
         "same, is passed on to the child: it was ignored, the backtest ran to its end and clustergate exited 0 (rev2)",
         "launcher/cli.py",
-        "                if not _interrupt_may_be_the_terminals():\n",
-        "                if False:\n",
+        "            if _interrupt_may_be_the_terminals():\n",
+        "            if True:\n",
         ("tests/test_ops_review.py::test_a_sigint_to_clustergate_from_a_program_reaches_the_process_it_runs",)),
     Mutation(
         "proof_clean_up_cut_by_a_second_sigint",
@@ -11038,6 +11041,76 @@ MUTATIONS: list[Mutation] = [
         "if root and (exitstatus == 0 or session.config.option.collectonly):",
         "if root and exitstatus == 0:",
         ("tests/test_install_venv.py::test_make_rewritten_tests_leaves_no_temp_root_when_a_test_module_fails_to_import",)),
+    Mutation(
+        "propose_stop_handler_leaves_a_second_stop_signal_to_raise",
+        "clustergate propose's stop handler no longer holds the other stop signals before it raises: a second one sent "
+        "at once (SIGHUP, Ctrl-C) raised out of the except clause that names the plan_id, the line lost - revsignals",
+        "launcher/client.py",
+        "    _hold_further_signals({}, True)\n    raise Terminated(signum)",
+        "    raise Terminated(signum)",
+        ("tests/test_client.py::test_a_second_stop_signal_at_the_worst_moment_still_names_the_plan_id_and_the_first_"
+         "ones_exit",)),
+    Mutation(
+        "propose_stop_handler_raises_within_a_stop",
+        "clustergate propose's stop handler that interrupted the first's (nested) or the except clause holding the "
+        "signals returns: without, the second's exit code replaced the first's, or its Terminated escaped a gate's "
+        "timeout unnamed - revsignals",
+        "launcher/client.py",
+        "    if _within_a_stop(frame):\n        return\n",
+        "",
+        ("tests/test_client.py::test_a_second_stop_signal_at_the_worst_moment_still_names_the_plan_id_and_the_first_"
+         "ones_exit",)),
+    Mutation(
+        "clustergate_leaves_sigint_to_raise_while_its_child_runs",
+        "clustergate running a command as a process no longer handles SIGINT itself: a second SIGINT while it handled "
+        "the first raised out of it, clustergate exited 130 and left its child unwaited - revsignals",
+        "launcher/cli.py",
+        "for signum in (*FORWARDED_SIGNALS, signal.SIGINT)}",
+        "for signum in FORWARDED_SIGNALS}",
+        ("tests/test_ops_review.py::test_a_second_sigint_while_clustergate_passes_the_first_on_still_waits_for_its_child",)),
+    Mutation(
+        "proof_stop_handler_nested_in_the_first_raises_its_own",
+        "a proof's stop handler that interrupted the first's before it ignored the others returns: without, the "
+        "second's Interrupted replaced the first's (SIGTERM then SIGHUP said SIGHUP, exit 129) - revsignals",
+        "proofs/common.py",
+        "    if interrupted_a_call_of(frame, _raise_interrupted):",
+        "    if False:",
+        ("tests/test_proofs.py::test_a_second_signal_nested_in_the_first_ones_proof_handler_is_the_first_ones_stop",)),
+    Mutation(
+        "interrupted_proof_puts_its_handlers_back_before_its_report",
+        "an interrupted proof keeps the other stop signals ignored until its report is written and named: put back "
+        "before, a second SIGTERM as it wrote the report killed it, no report, exit -15 - revsignals",
+        "proofs/common.py",
+        "        if not interrupted:  # interrupted: the others stay ignored",
+        "        if True:  # interrupted: the others stay ignored",
+        ("tests/test_proofs.py::test_a_second_stop_signal_as_an_interrupted_proof_writes_its_report_is_ignored",)),
+    Mutation(
+        "propose_holds_further_stop_signals_with_sig_ign",
+        "clustergate propose holds the other stop signals with a handler that drops them, not SIG_IGN: set while one is "
+        "pending (two sent at once) the interpreter wrote 'Signal 15 ignored due to race condition', a traceback - "
+        "revsignals",
+        "launcher/client.py",
+        "            handler = signal.signal(signum, _held)",
+        "            handler = signal.signal(signum, signal.SIG_IGN)",
+        ("tests/test_client.py::test_clustergate_propose_terminated_while_waiting_prints_the_plan_id_it_sent",)),
+    Mutation(
+        "proof_holds_further_stop_signals_with_sig_ign",
+        "a proof's stop handler holds the other stop signals with a handler that drops them, not SIG_IGN: set while one "
+        "is pending (two sent at once) the interpreter wrote 'Signal 15 ignored due to race condition', a traceback - "
+        "revsignals",
+        "proofs/common.py",
+        "        signal.signal(each, _held)",
+        "        signal.signal(each, signal.SIG_IGN)",
+        ("tests/test_proofs.py::test_a_proof_sent_two_stop_signals_at_once_stops_once_without_a_traceback",)),
+    Mutation(
+        "deferred_interrupt_takes_a_nested_second_signal_for_the_first",
+        "up's DeferredInterrupt handler nested in the first's (two signals sent at once) returns: without, the second "
+        "was remembered as the first (SIGHUP then SIGTERM said SIGTERM, exit 143) - revsignals",
+        "launcher/supervise.py",
+        "        if interrupted_a_call_of(frame, self._remember):",
+        "        if False:",
+        ("tests/test_launcher.py::test_a_second_stop_signal_nested_in_the_first_ones_deferred_handler_leaves_the_first_"
+         "one_remembered",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
