@@ -1372,8 +1372,9 @@ def _held_by_others(sup: Supervisor, topo: Topology, home: Home, info: dict[str,
                     holders: dict[str, int]) -> list[str]:
     """"WHERE: ENDPOINT is already in use by another process (HOLDER)" for each endpoint the program binds that a
     process other than its own (its pid, or a child of it) holds, read from /proc; a program with no process (BACKOFF,
-    EXITED) has its endpoints probed too, for a holder /proc does not show (another user's). A holder met while the
-    program had no process is checked again against its pid now (supervisord may have just started it). A holder run
+    EXITED) has its endpoints probed too, for a holder /proc does not show (another user's), unless supervisord now runs
+    a process for it. A holder met while the program had no process is checked again against its pid now (supervisord
+    may have just started it, and it bound the endpoint after the read or the probe). A holder run
     by this supervisord (a program of another file) is named as this home's program, not another system to stop.
     `holders`: _holders_of the programs being (re)started, this one among them."""
     claims = [(where, in_home(endpoint, home)) for where, endpoint in _claims(topo, info["name"])]
@@ -1383,7 +1384,9 @@ def _held_by_others(sup: Supervisor, topo: Topology, home: Home, info: dict[str,
         holder = holders.get(endpoint)
         if holder is None:
             problem = None if pid else endpoint_problem_now(endpoint)
-            if problem is not None:
+            # In use while the program had no process at the read: it may have been started since and bound it itself
+            # (its process is then known to supervisord before it binds anything); judged at the next poll if so.
+            if problem is not None and not _has_a_process_now(sup, info["name"]):
                 said.append(f"{where}: {endpoint + ' ' if problem.startswith('is ') else ''}{problem}")
             continue
         if pid in _pid_and_parents(holder) or (not pid and _now_holds(sup, info["name"], holder)):
@@ -1405,6 +1408,14 @@ def _own_program_of(sup: Supervisor, pid: int) -> str | None:
     except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException):
         return None
     return next((programs[p] for p in _pid_and_parents(pid) if p in programs), None)
+
+
+def _has_a_process_now(sup: Supervisor, name: str) -> bool:
+    """Whether supervisord, asked again, runs a process for the program (started since it was read with none)."""
+    try:
+        return bool(sup.api.getProcessInfo(name)["pid"])
+    except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException):
+        return False
 
 
 def _now_holds(sup: Supervisor, name: str, holder: int) -> bool:
