@@ -1196,13 +1196,9 @@ main(sys.argv[1:])
 """
 
 
-def test_up_does_not_blame_a_program_it_saw_in_backoff_for_the_port_it_bound_since_the_poll_read_the_tables(small) -> None:
-    # revtestspeed: testspeed read /proc's socket tables once at the start of a poll and checked each program against
-    # that read. A program in BACKOFF then (no process), its port held in that read by a process gone since, started
-    # again by supervisord and bound by the time the poll reached it (after the scrapes and PINGs of the programs
-    # before it), was judged by the stale read: held by that other process. up said "FAILED: program gate
-    # cannot bind actors.gate.metrics_port: port P is already in use by another process" and exited 1 for a gate that
-    # was starting fine. Before testspeed each program's check read /proc itself, just before the probe.
+def _up_passes_with_the_gate_crash_looping_on_its_metrics_port_under(wrapper: str, small) -> None:
+    """The gate stopped, its metrics port taken by a blocker, started (it crash-loops): `up` run in `wrapper` (which
+    kills the blocker once it sees the gate in BACKOFF) starts everything and blames nobody."""
     home, topo_path, data = small
     port = data["actors"]["gate"]["metrics_port"]
     assert supervisorctl(home, "stop", "gate").returncode == 0
@@ -1213,7 +1209,7 @@ def test_up_does_not_blame_a_program_it_saw_in_backoff_for_the_port_it_bound_sin
     try:
         assert blocker.stdout.readline().strip() == "bound"
         supervisorctl(home, "start", "gate")  # fails: FATAL; up starts it again, and it crash-loops on the blocker
-        up = subprocess.run([sys.executable, "-c", RESTARTED_WHILE_THE_POLL_CHECKED_OTHERS, str(blocker.pid), str(port),
+        up = subprocess.run([sys.executable, "-c", wrapper, str(blocker.pid), str(port),
                              "up", str(topo_path), "--home", str(home), "--timeout", "120"],
                             capture_output=True, text=True, cwd=REPO, timeout=300)
         assert "FAILED" not in up.stdout, up.stdout + up.stderr
@@ -1222,6 +1218,16 @@ def test_up_does_not_blame_a_program_it_saw_in_backoff_for_the_port_it_bound_sin
     finally:
         blocker.kill()
         blocker.wait()
+
+
+def test_up_does_not_blame_a_program_it_saw_in_backoff_for_the_port_it_bound_since_the_poll_read_the_tables(small) -> None:
+    # revtestspeed: testspeed read /proc's socket tables once at the start of a poll and checked each program against
+    # that read. A program in BACKOFF then (no process), its port held in that read by a process gone since, started
+    # again by supervisord and bound by the time the poll reached it (after the scrapes and PINGs of the programs
+    # before it), was judged by the stale read: held by that other process. up said "FAILED: program gate
+    # cannot bind actors.gate.metrics_port: port P is already in use by another process" and exited 1 for a gate that
+    # was starting fine. Before testspeed each program's check read /proc itself, just before the probe.
+    _up_passes_with_the_gate_crash_looping_on_its_metrics_port_under(RESTARTED_WHILE_THE_POLL_CHECKED_OTHERS, small)
 
 
 # The gate's endpoints left out of every read of /proc made while it was in BACKOFF (a read that predates its binds),
@@ -1252,25 +1258,7 @@ def test_up_does_not_blame_a_program_seen_in_backoff_for_a_port_it_bound_after_t
     # actors.gate.sockets.proposals.bind: port P is already in use by another process" and exited 1 for a gate starting
     # fine. The gate, in BACKOFF at the poll (no pid), was started again by supervisord; the confirming read of /proc
     # came before it bound its proposals port, the probe after: in use, by itself, said to be another process's.
-    home, topo_path, data = small
-    port = data["actors"]["gate"]["metrics_port"]
-    assert supervisorctl(home, "stop", "gate").returncode == 0
-    blocker = subprocess.Popen([sys.executable, "-c", "import socket, time\ns = socket.socket()\n"
-                                "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-                                f"s.bind(('127.0.0.1', {port}))\ns.listen()\nprint('bound', flush=True)\n"
-                                "time.sleep(600)"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert blocker.stdout.readline().strip() == "bound"
-        supervisorctl(home, "start", "gate")  # fails: FATAL; up starts it again, and it crash-loops on the blocker
-        up = subprocess.run([sys.executable, "-c", BOUND_AFTER_EVERY_READ, str(blocker.pid), str(port),
-                             "up", str(topo_path), "--home", str(home), "--timeout", "120"],
-                            capture_output=True, text=True, cwd=REPO, timeout=300)
-        assert "FAILED" not in up.stdout, up.stdout + up.stderr
-        assert up.returncode == 0, up.stdout + up.stderr
-        assert blocker.wait(timeout=30) == -9  # killed by the wrapper, once the gate was in BACKOFF
-    finally:
-        blocker.kill()
-        blocker.wait()
+    _up_passes_with_the_gate_crash_looping_on_its_metrics_port_under(BOUND_AFTER_EVERY_READ, small)
 
 
 def test_up_names_at_once_a_crash_looping_program_whose_port_another_process_holds(small) -> None:
