@@ -43,6 +43,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from launcher import keys
 from launcher.backfill import Counts, backfill
+from launcher.stop_signals import signals_left_to_the_main_thread
 from launcher.resp import NotSent, RedisUnavailable, ReplyError, RespClient, Script, after_a_first_round, encode_commands
 from actors.runtime import Actor, adder, main, observer
 from actors.wire import (INTERNAL_ERROR, decode_internal, encode, encode_internal, error_envelope, issuer_key,
@@ -614,7 +615,8 @@ class Housekeeper:
         self._due = {"clock": now + MEMORY_READ_S, "start": now, "memory": now + MEMORY_READ_S,
                      "writable": now + self.next_after_s(writable)}
         self.thread = threading.Thread(target=self.run, name="issuer-housekeeping", daemon=True)
-        self.thread.start()
+        with signals_left_to_the_main_thread():
+            self.thread.start()
 
     @staticmethod
     def next_after_s(reading: Any) -> float:
@@ -678,7 +680,8 @@ class MarkerBackfill:
         self.refused = False  # Redis refused this user a command of the backfill (an ACL): not made again
         self.started = time.monotonic()
         self.thread = threading.Thread(target=self.run, name="issuer-marker-backfill", daemon=True)
-        self.thread.start()
+        with signals_left_to_the_main_thread():
+            self.thread.start()
 
     def run(self) -> None:
         try:

@@ -34,6 +34,7 @@ from actors.runtime import Actor, error_text, OutageLog, main
 from actors.slot_prices import SlotPrices, slot_of
 from actors.snapshots import snapshot_time
 from launcher.keys import wrong_type
+from launcher.stop_signals import signals_left_to_the_main_thread
 from actors.wire import Tick, heartbeat_frames
 from launcher.topology import EXIT_BAD_INPUT, PriceFeedSettings, ReplaySource, SyntheticSource
 from launcher.feed_inputs import (NotPositiveDefinite, ReplayColumns, ReplayRow, cholesky_factor, loop_growth,
@@ -338,7 +339,8 @@ class PositionSaver:
         self.saved: dict[str, Any] | None = None
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="replay-position", daemon=True)
-        self.thread.start()
+        with signals_left_to_the_main_thread():
+            self.thread.start()
 
     def _run(self) -> None:
         wait_s = REPLAY_POSITION_SAVE_S

@@ -43,6 +43,7 @@ from actors.wire import INTERNAL_ERROR, encode, error_envelope
 from launcher.curve import SocketKeys, socket_keys
 from launcher.endpoints import endpoint_problem_now, localhost_as_ipv4, low_port_hint
 from launcher.parent_death import die_with_parent
+from launcher.stop_signals import signals_left_to_the_main_thread
 from launcher.schema import SchemaError
 from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, SOCKET_ROLES, ActorSpec, Topology, load_to_run
 
@@ -470,7 +471,8 @@ class Actor:
         if self._authenticator is None:
             from zmq.auth.thread import ThreadAuthenticator
             self._authenticator = ThreadAuthenticator(self.ctx, log=logging.getLogger(f"clustergate.zap.{self.name}"))
-            self._authenticator.start()
+            with signals_left_to_the_main_thread():
+                self._authenticator.start()
             self.log.info("curve_authenticator_started")
         return self._authenticator
 
@@ -1136,7 +1138,8 @@ def start_metrics_server(port: int, host: str) -> tuple[WSGIServer, threading.Th
     server_class = type("ScrapeServer", (_ScrapeServer,), {"address_family": family})
     httpd = make_server(address[0], port, make_wsgi_app(), server_class, handler_class=_ScrapeHandler)
     thread = threading.Thread(target=httpd.serve_forever, name="metrics", daemon=True)
-    thread.start()
+    with signals_left_to_the_main_thread():  # and so the threads it starts, one a scrape
+        thread.start()
     return httpd, thread
 
 

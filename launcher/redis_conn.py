@@ -25,6 +25,7 @@ from redis.retry import Retry
 
 from launcher.redis_url import parse_redis_url
 from launcher.resp import password_hint
+from launcher.stop_signals import signals_left_to_the_main_thread
 from launcher.sentinel import NoPrimary, discover_primary, majority_word, named_address
 from launcher.topology import RedisConfig
 
@@ -142,7 +143,8 @@ class SentinelPrimaryPool(redis.ConnectionPool):
             self._checker_pid = pid
             self._checker = threading.Thread(target=_check_forever, args=(weakref.ref(self), self._closed),
                                              name="sentinel-check", daemon=True)
-            self._checker.start()
+            with signals_left_to_the_main_thread():  # an actor's: its main thread takes its signals
+                self._checker.start()
 
     def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         self._ensure_checker()

@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import signal
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+# Raised by a fault in the thread that made it: never blocked (blocked, the kernel kills the process outright).
+FAULT_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGTRAP, signal.SIGSYS})
+
+
+@contextmanager
+def signals_left_to_the_main_thread() -> Iterator[None]:
+    """Threads started inside take none of the signals sent to the process (a thread starts with its starter's mask
+    and keeps it): the main thread takes each one, its C handler run there before any more of its code. The kernel
+    hands a process's signal to any thread that does not block it, and the interpreter runs the Python handler of one
+    another thread took in the main thread only later, whenever that thread next looks: a SIGCONT taken by an actor's
+    metrics thread reached the loop after its first stall check, which blamed a handler (loop_stalled) for a stop."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - FAULT_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def interrupted_a_call_of(frame: Any, *functions: Callable[..., Any]) -> bool:

@@ -48,6 +48,20 @@ def stopped(pid: int) -> Iterator[None]:
         os.kill(pid, signal.SIGCONT)
 
 
+def threads_taking(pid: int, signum: int) -> list[int]:
+    """The threads (ids) of process `pid` that the kernel may hand `signum` sent to the process: those not blocking it."""
+    takers = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as fh:
+                blocked = next(int(line.split()[1], 16) for line in fh if line.startswith("SigBlk:"))
+        except (OSError, StopIteration):  # the thread ended meanwhile
+            continue
+        if not blocked >> (signum - 1) & 1:
+            takers.append(int(tid))
+    return sorted(takers)
+
+
 NOBODY = 65534
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,7 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers import REPO, TcpProxy, demo_topology_data, free_port, retarget, scrape, wait_for, write_topology
+from helpers import (REPO, TcpProxy, demo_topology_data, free_port, retarget, scrape, threads_taking, wait_for,
+                     write_topology)
 from launcher.topology import LOOP_STALL_FLOOR_S, validate_data
 from test_sentinel_failover import NotASentinel
 
@@ -677,6 +679,17 @@ def test_a_feed_reading_a_large_replay_file_is_not_said_stuck_and_a_stopped_acto
 
         rows = {row["name"]: row for row in json.loads(
             clustergate("status", "--json", "--home", str(home)).stdout)["programs"]}
+        # Each actor's main thread alone takes a SIGCONT sent to it (its other threads: the metrics one, the feed's
+        # replay position saver, the issuer's housekeeping and backfill, libzmq's): one taken by another thread reached
+        # the loop after its stall check, which said loop_stalled (the buffer's, in a loaded CI run).
+        main_threads = {name: [rows[name]["pid"]] for name in data["actors"]}
+        takers: dict[str, list[int]] = {}
+        try:  # polled: a thread starting another blocks every signal meanwhile (glibc), and the new one until it runs
+            wait_for(lambda: takers.update({name: threads_taking(rows[name]["pid"], signal.SIGCONT)
+                                            for name in data["actors"]}) or takers == main_threads, 5,
+                     "only the main threads taking SIGCONT")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {takers}, main threads {main_threads}") from None
         buffer_pid = rows["buffer"]["pid"]
         buffer_log = home / "run" / "logs" / "buffer.log"
         os.kill(buffer_pid, signal.SIGSTOP)
@@ -697,6 +710,39 @@ def test_a_feed_reading_a_large_replay_file_is_not_said_stuck_and_a_stopped_acto
                  "the buffer ready again")
     finally:
         clustergate("down", "--home", str(home))
+
+
+def test_only_an_actors_main_thread_takes_the_signals_sent_to_it_so_that_a_continued_actor_says_it_was_stopped(
+        tmp_path: Path) -> None:
+    """The kernel hands a signal sent to a process to any of its threads that does not block it, and the interpreter
+    runs the Python handler of one taken by another thread only later, when the main thread next looks: a buffer
+    stopped past its stall limit and continued logged loop_stalled (a handler that did not return), not
+    loop_stopped, when its metrics thread took the SIGCONT and the loop's first stall check came before its handler
+    ran (a loaded CI run). Every thread an actor starts, the metrics thread and one serving a scrape among them,
+    leaves the signals (SIGCONT, the stop signals) to the main thread."""
+    proc, metrics, log = start_probe(tmp_path, "threads", IDLE_PROBE, 2.0)
+    try:
+        wait_for(lambda: scrape(metrics).get('clustergate_actor_ready{actor="probe",kind="permit_issuer"}') == 1.0, 15,
+                 "the probe ready")
+        threads = set(os.listdir(f"/proc/{proc.pid}/task"))  # perhaps with the thread of a scrape above, ending
+        with socket.create_connection(("127.0.0.1", metrics)):  # a scrape whose request never comes: its thread waits
+            # Asleep, it runs with its own mask: glibc starts a thread with every signal blocked until it sets that.
+            scrape_thread = wait_for(lambda: [tid for tid in set(os.listdir(f"/proc/{proc.pid}/task")) - threads if Path(
+                f"/proc/{proc.pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "S"], 5,
+                "the scrape's own thread waiting for its request")[0]
+            takers: dict[str, list[int]] = {}
+            main_thread = {"SIGCONT": [proc.pid], "SIGTERM": [proc.pid], "SIGINT": [proc.pid]}
+            try:  # polled: a thread starting another (the metrics thread, for a scrape) blocks every signal meanwhile
+                wait_for(lambda: takers.update({signal.Signals(signum).name: threads_taking(proc.pid, signum) for signum
+                                                in (signal.SIGCONT, signal.SIGTERM, signal.SIGINT)}) or (
+                    takers == main_thread and os.path.exists(f"/proc/{proc.pid}/task/{scrape_thread}")),
+                         1, "the main thread alone taking the signals, while the scrape's thread waits")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}: {takers}; threads {os.listdir(f'/proc/{proc.pid}/task')}") from None
+    finally:
+        proc.kill()
+        proc.wait()
+        log.close()
 
 
 SLOW_MESSAGES_PROBE = '''

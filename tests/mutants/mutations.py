@@ -11121,6 +11121,16 @@ MUTATIONS: list[Mutation] = [
         "            if problem is not None:",
         ("tests/test_launcher.py::test_up_does_not_blame_a_program_seen_in_backoff_for_a_port_it_bound_after_the_read_"
          "and_before_the_probe",)),
+    Mutation(
+        "actor_metrics_thread_takes_the_signals_sent_to_the_actor",
+        "an actor's metrics thread (and each thread it starts for a scrape) leaves the signals sent to the actor to its "
+        "main thread: one it took reached the loop late, and a buffer stopped past its limit and continued logged "
+        "loop_stalled, not loop_stopped (CI under load) - stopflake",
+        "actors/runtime.py",
+        "    with signals_left_to_the_main_thread():  # and so the threads it starts, one a scrape\n        thread.start()\n",
+        "    thread.start()\n",
+        (f"{LIVENESS}test_only_an_actors_main_thread_takes_the_signals_sent_to_it_so_that_a_continued_actor_says_it_"
+         "was_stopped",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
