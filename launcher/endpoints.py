@@ -191,9 +191,21 @@ def _socket_inodes(endpoints: list[str]) -> dict[str, set[int]]:
 def holder_pids(endpoints: list[str]) -> dict[str, int]:
     """Endpoint -> the pid of a process holding a socket bound to it, for those /proc shows (this user's processes,
     or everyone's as root); an endpoint whose holder is not found is left out."""
+    return {endpoint: pids[0] for endpoint, pids in _holders(endpoints, every=False).items()}
+
+
+def every_holder_pid(endpoints: list[str]) -> dict[str, list[int]]:
+    """Endpoint -> the pids (lowest first) of every process holding a socket bound to it that /proc shows, as
+    holder_pids finds them: one socket /proc counts may not keep the endpoint from binding (an IPv6-only [::]), and
+    another beside it may be the one that binds it."""
+    return _holders(endpoints, every=True)
+
+
+def _holders(endpoints: list[str], every: bool) -> dict[str, list[int]]:
+    """Endpoint -> the pids holding its sockets, the first found alone unless `every` (the scan stops once each has one)."""
     inodes = _socket_inodes(endpoints)
     wanted = {f"socket:[{inode}]": endpoint for endpoint, found in inodes.items() for inode in found}
-    held: dict[str, int] = {}
+    held: dict[str, list[int]] = {}
     if not wanted:
         return held
     try:
@@ -210,8 +222,11 @@ def holder_pids(endpoints: list[str]) -> dict[str, int]:
                 endpoint = wanted.get(os.readlink(f"/proc/{pid}/fd/{fd}"))
             except OSError:
                 continue
-            if endpoint is not None:
-                held.setdefault(endpoint, pid)
-        if len(held) == len(set(wanted.values())):
+            if endpoint is None:
+                continue
+            found = held.setdefault(endpoint, [])
+            if pid not in found and (every or not found):
+                found.append(pid)
+        if not every and len(held) == len(set(wanted.values())):
             break
     return held

@@ -8355,12 +8355,15 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "a_port_held_at_another_address_fails_a_starting_program",
         "a process on the same port at another address ([::1], 127.0.0.2) is not the holder of a 127.0.0.1 endpoint: "
-        "`up` said a healthy gate it restarted could not bind its port, exit 1 (lnrev3)",
+        "`up` said a healthy gate it restarted could not bind its port, exit 1 (lnrev3); the crash-loop check's probe "
+        "that confirms a holder goes too, or it covers for the address check (revupfix)",
         "launcher/endpoints.py",
         "    return wanted.is_unspecified or held.is_unspecified or held == wanted\n",
         "    return True\n",
         ("tests/test_launcher.py::"
-         "test_up_does_not_fail_a_starting_program_over_a_process_on_the_same_port_at_another_address",)),
+         "test_up_does_not_fail_a_starting_program_over_a_process_on_the_same_port_at_another_address",),
+        also=(("launcher/supervise.py", "        if endpoint_problem_now(endpoint) is None:\n            continue\n"
+               "        holder = found[0]\n", "        holder = found[0]\n"),)),
     Mutation(
         "a_second_killed_up_drops_what_the_first_left_stopped",
         "an `up` carries into its own record what a killed `up` left stopped: killed part-way too, it replaced that "
@@ -11121,6 +11124,24 @@ MUTATIONS: list[Mutation] = [
         "            if problem is not None:",
         ("tests/test_launcher.py::test_up_does_not_blame_a_program_seen_in_backoff_for_a_port_it_bound_after_the_read_"
          "and_before_the_probe",)),
+    Mutation(
+        "up_blames_a_starting_program_for_the_ipv6_only_listener_beside_its_own_socket",
+        "up's crash-loop check counts every process /proc shows on a program's endpoint: one of them its own is the "
+        "program bound, not held (the lowest pid alone, a [::] IPv6-only listener started before the gate, refused a "
+        "gate starting fine) - revupfix",
+        "launcher/supervise.py",
+        "        if any(pid in _pid_and_parents(h) for h in found) or",
+        "        if pid in _pid_and_parents(found[0]) or",
+        ("tests/test_launcher.py::test_up_does_not_fail_a_starting_program_over_an_ipv6_only_listener_on_its_port",)),
+    Mutation(
+        "up_blames_a_starting_program_for_an_ipv6_only_listener_that_does_not_hold_its_port",
+        "up's crash-loop check refuses a holder /proc shows only while a bind of the endpoint fails now: /proc does not "
+        "show IPV6_V6ONLY, and a [::] IPv6-only listener on a 127.0.0.1 gate's port was refused before the gate bound "
+        "it - revupfix",
+        "launcher/supervise.py",
+        "        if endpoint_problem_now(endpoint) is None:\n            continue\n        holder = found[0]\n",
+        "        holder = found[0]\n",
+        ("tests/test_launcher.py::test_up_does_not_fail_a_starting_program_over_an_ipv6_only_listener_on_its_port",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
