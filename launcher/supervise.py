@@ -1374,8 +1374,8 @@ def _held_by_others(sup: Supervisor, topo: Topology, home: Home, info: dict[str,
     """"WHERE: ENDPOINT is already in use by another process (HOLDER)" for each endpoint the program binds that a
     process other than its own (its pid, or a child of it) holds, read from /proc; a program with no process (BACKOFF,
     EXITED) has its endpoints probed too, for a holder /proc does not show (another user's), unless supervisord now runs
-    a process for it. A holder met while the program had no process is checked again against its pid now (supervisord
-    may have just started it, and it bound the endpoint after the read or the probe). Holders are refused only as a
+    a process for it. A holder not the program's process at the read is checked again against its process now
+    (supervisord may have just started it, or started it again as another pid, and it bound the endpoint since). Holders are refused only as a
     probe confirms the endpoint in use: /proc shows neither IPV6_V6ONLY nor SO_REUSEADDR. A holder run
     by this supervisord (a program of another file) is named as this home's program, not another system to stop.
     `holders`: _holders_of the programs being (re)started, this one among them."""
@@ -1391,7 +1391,8 @@ def _held_by_others(sup: Supervisor, topo: Topology, home: Home, info: dict[str,
             if problem is not None and not _has_a_process_now(sup, info["name"]):
                 said.append(f"{where}: {endpoint + ' ' if problem.startswith('is ') else ''}{problem}")
             continue
-        if any(pid in _pid_and_parents(h) for h in found) or (not pid and _now_holds(sup, info["name"], found)):
+        # Its process at the read, or its process now: supervisord may have started it (again) since, as another pid.
+        if any(pid in _pid_and_parents(h) for h in found) or _now_holds(sup, info["name"], found):
             continue
         # A socket /proc counts may not keep the program from binding (a [::] IPv6-only, which /proc does not show):
         # held only while a bind of it fails now.

@@ -11130,8 +11130,8 @@ MUTATIONS: list[Mutation] = [
         "program bound, not held (the lowest pid alone, a [::] IPv6-only listener started before the gate, refused a "
         "gate starting fine) - revupfix",
         "launcher/supervise.py",
-        "        if any(pid in _pid_and_parents(h) for h in found) or",
-        "        if pid in _pid_and_parents(found[0]) or",
+        "        if any(pid in _pid_and_parents(h) for h in found) or _now_holds(sup, info[\"name\"], found):",
+        "        if pid in _pid_and_parents(found[0]) or _now_holds(sup, info[\"name\"], found[:1]):",
         ("tests/test_launcher.py::test_up_does_not_fail_a_starting_program_over_an_ipv6_only_listener_on_its_port",)),
     Mutation(
         "up_blames_a_starting_program_for_an_ipv6_only_listener_that_does_not_hold_its_port",
@@ -11142,6 +11142,16 @@ MUTATIONS: list[Mutation] = [
         "        if endpoint_problem_now(endpoint) is None:\n            continue\n        holder = found[0]\n",
         "        holder = found[0]\n",
         ("tests/test_launcher.py::test_up_does_not_fail_a_starting_program_over_an_ipv6_only_listener_on_its_port",)),
+    Mutation(
+        "up_blames_a_program_for_the_port_its_next_process_bound",
+        "up's crash-loop check asks supervisord again about a holder that was not the program's process at the read "
+        "whatever that read said, not only when it had no process: the gate read STARTING (pid P1), started again (P2) "
+        "and bound while the poll scraped hung programs before it, was refused as 'in use by this home's program gate "
+        "(pid P2)' - revupfix",
+        "launcher/supervise.py",
+        "        if any(pid in _pid_and_parents(h) for h in found) or _now_holds(sup, info[\"name\"], found):",
+        "        if any(pid in _pid_and_parents(h) for h in found) or (not pid and _now_holds(sup, info[\"name\"], found)):",
+        ("tests/test_launcher.py::test_up_does_not_blame_a_program_seen_starting_for_the_port_its_next_process_bound",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
