@@ -1374,10 +1374,10 @@ def _held_by_others(sup: Supervisor, topo: Topology, home: Home, info: dict[str,
     """"WHERE: ENDPOINT is already in use by another process (HOLDER)" for each endpoint the program binds that a
     process other than its own (its pid, or a child of it) holds, read from /proc; a program with no process (BACKOFF,
     EXITED) has its endpoints probed too, for a holder /proc does not show (another user's), unless supervisord now runs
-    a process for it. A holder not the program's process at the read is checked again against its process now
-    (supervisord may have just started it, or started it again as another pid, and it bound the endpoint since). Holders are refused only as a
-    probe confirms the endpoint in use: /proc shows neither IPV6_V6ONLY nor SO_REUSEADDR. A holder run
-    by this supervisord (a program of another file) is named as this home's program, not another system to stop.
+    a process for it. Holders none of which is the program's process at the read are checked again against its process
+    now (supervisord may have started it, or started it again as another pid, and it bound the endpoint since), then
+    refused only while a probe finds the endpoint in use (/proc shows neither IPV6_V6ONLY nor SO_REUSEADDR). A holder
+    run by this supervisord (a program of another file) is named as this home's program, not another system to stop.
     `holders`: _holders_of the programs being (re)started, this one among them."""
     claims = [(where, in_home(endpoint, home)) for where, endpoint in _claims(topo, info["name"])]
     pid = info.get("pid") or 0
