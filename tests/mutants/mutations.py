@@ -11152,6 +11152,15 @@ MUTATIONS: list[Mutation] = [
         "        if any(pid in _pid_and_parents(h) for h in found) or _now_holds(sup, info[\"name\"], found):",
         "        if any(pid in _pid_and_parents(h) for h in found) or (not pid and _now_holds(sup, info[\"name\"], found)):",
         ("tests/test_launcher.py::test_up_does_not_blame_a_program_seen_starting_for_the_port_its_next_process_bound",)),
+    Mutation(
+        "an_ipv6_only_listener_named_as_the_holder_of_a_port_another_process_holds",
+        "the process whose socket surely keeps an endpoint from binding is named before one on a [::] of the other "
+        "address family (IPv6-only or not, /proc does not show): the lowest pid alone named an IPv6-only listener "
+        "started first as the holder of the port a gate crash-looped on - revupfix",
+        "launcher/endpoints.py",
+        "    return {endpoint: sorted(found, key=lambda pid: (not found[pid], pid)) for endpoint, found in held.items()}\n",
+        "    return {endpoint: sorted(found) for endpoint, found in held.items()}\n",
+        ("tests/test_up_refusals.py::test_the_process_that_holds_an_endpoint_is_named_before_an_ipv6_only_one_on_its_port",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
