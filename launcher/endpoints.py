@@ -149,11 +149,12 @@ def tcp_binds_clash(endpoint: str, bound: str) -> bool:
     return port == bound_port and _binds_clash(host, address)
 
 
-def _socket_inodes(endpoints: list[str]) -> dict[str, set[int]]:
+def _socket_inodes(endpoints: list[str]) -> dict[str, dict[int, bool]]:
     """Endpoint -> the inodes of the sockets bound to it in this network namespace, from /proc/net (Linux; elsewhere
     nothing): a TCP port's listening (or bound) sockets at an address that keeps the endpoint's from binding
-    (_binds_clash), and an ipc path's unix sockets."""
-    found: dict[str, set[int]] = {e: set() for e in endpoints}
+    (_binds_clash), and an ipc path's unix sockets; each with whether it surely does (False: a [::] of the other
+    address family, which does only if it is dual-stack, and /proc does not show IPV6_V6ONLY)."""
+    found: dict[str, dict[int, bool]] = {e: {} for e in endpoints}
     ports: dict[int, list[str]] = {}
     for e in endpoints:
         if e.startswith("tcp://"):
@@ -172,9 +173,10 @@ def _socket_inodes(endpoints: list[str]) -> dict[str, set[int]]:
             address, _, port = fields[1].rpartition(":")
             if not (fields[9].isdigit() and int(fields[9])):
                 continue
+            held = _proc_net_address(address)
             for endpoint in ports.get(int(port, 16), ()):
-                if _binds_clash(split_tcp(endpoint)[0], _proc_net_address(address)):
-                    found[endpoint].add(int(fields[9]))
+                if _binds_clash(split_tcp(endpoint)[0], held):
+                    found[endpoint][int(fields[9])] = held is None or held.version == _version_of(endpoint)
     if paths:
         try:
             with open("/proc/net/unix") as fh:
@@ -184,22 +186,45 @@ def _socket_inodes(endpoints: list[str]) -> dict[str, set[int]]:
         for row in rows:
             fields = row.split(maxsplit=7)
             if len(fields) == 8 and fields[7] in paths and fields[6].isdigit():
-                found[paths[fields[7]]].add(int(fields[6]))
+                found[paths[fields[7]]][int(fields[6])] = True
     return found
+
+
+def _version_of(endpoint: str) -> int | None:
+    """4 or 6: the address family a tcp endpoint binds (`localhost` 4), None for a name."""
+    try:
+        return ipaddress.ip_address(localhost_as_ipv4(split_tcp(endpoint)[0])).version
+    except ValueError:
+        return None
 
 
 def holder_pids(endpoints: list[str]) -> dict[str, int]:
     """Endpoint -> the pid of a process holding a socket bound to it, for those /proc shows (this user's processes,
-    or everyone's as root); an endpoint whose holder is not found is left out."""
+    or everyone's as root), one whose socket surely keeps it from binding first; an endpoint whose holder is not found
+    is left out."""
+    return {endpoint: pids[0] for endpoint, pids in _holders(endpoints, every=False).items()}
+
+
+def every_holder_pid(endpoints: list[str]) -> dict[str, list[int]]:
+    """Endpoint -> the pids of every process holding a socket bound to it that /proc shows, as holder_pids finds them
+    and in its order: one socket /proc counts may not keep the endpoint from binding (an IPv6-only [::]), and another
+    beside it may be the one that binds it."""
+    return _holders(endpoints, every=True)
+
+
+def _holders(endpoints: list[str], every: bool) -> dict[str, list[int]]:
+    """Endpoint -> the pids holding its sockets, those of a socket that surely keeps it from binding first, then by
+    pid; unless `every`, the scan stops once each endpoint has such a holder."""
     inodes = _socket_inodes(endpoints)
-    wanted = {f"socket:[{inode}]": endpoint for endpoint, found in inodes.items() for inode in found}
-    held: dict[str, int] = {}
+    wanted = {f"socket:[{inode}]": (endpoint, sure)
+              for endpoint, found in inodes.items() for inode, sure in found.items()}
+    held: dict[str, dict[int, bool]] = {}
     if not wanted:
-        return held
+        return {}
     try:
         pids = sorted(int(entry) for entry in os.listdir("/proc") if entry.isdigit())
     except OSError:
-        return held
+        return {}
     for pid in pids:
         try:
             fds = os.listdir(f"/proc/{pid}/fd")
@@ -207,11 +232,12 @@ def holder_pids(endpoints: list[str]) -> dict[str, int]:
             continue
         for fd in fds:
             try:
-                endpoint = wanted.get(os.readlink(f"/proc/{pid}/fd/{fd}"))
+                endpoint, sure = wanted.get(os.readlink(f"/proc/{pid}/fd/{fd}"), (None, False))
             except OSError:
                 continue
             if endpoint is not None:
-                held.setdefault(endpoint, pid)
-        if len(held) == len(set(wanted.values())):
+                found = held.setdefault(endpoint, {})
+                found[pid] = found.get(pid, False) or sure
+        if not every and all(any(held.get(e, {}).values()) for e, _ in wanted.values()):
             break
-    return held
+    return {endpoint: sorted(found, key=lambda pid: (not found[pid], pid)) for endpoint, found in held.items()}

@@ -32,7 +32,8 @@ from xml.parsers.expat import ExpatError
 import yaml
 
 from launcher import proof_stops
-from launcher.endpoints import MAX_IPC_PATH_BYTES, endpoint_problem_now, holder_pids, split_tcp, tcp_binds_clash
+from launcher.endpoints import (MAX_IPC_PATH_BYTES, endpoint_problem_now, every_holder_pid, holder_pids, split_tcp,
+                                tcp_binds_clash)
 from launcher.exits import Exits, as_json, describe, process_environ, unexpected_exits
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
 from launcher.redis_url import password_not_text
@@ -1362,35 +1363,42 @@ def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: flo
 RESTARTING_STATES = ("STARTING", "BACKOFF", "EXITED")
 
 
-def _holders_of(topo: Topology, home: Home, infos: list[dict[str, Any]]) -> dict[str, int]:
-    """holder_pids of every endpoint the programs of `infos` bind, read from /proc once for all of them."""
+def _holders_of(topo: Topology, home: Home, infos: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """every_holder_pid of every endpoint the programs of `infos` bind, read from /proc once for all of them."""
     endpoints = {in_home(endpoint, home): None for info in infos for _, endpoint in _claims(topo, info["name"])}
-    return holder_pids(list(endpoints))
+    return every_holder_pid(list(endpoints))
 
 
 def _held_by_others(sup: Supervisor, topo: Topology, home: Home, info: dict[str, Any],
-                    holders: dict[str, int]) -> list[str]:
+                    holders: dict[str, list[int]]) -> list[str]:
     """"WHERE: ENDPOINT is already in use by another process (HOLDER)" for each endpoint the program binds that a
     process other than its own (its pid, or a child of it) holds, read from /proc; a program with no process (BACKOFF,
     EXITED) has its endpoints probed too, for a holder /proc does not show (another user's), unless supervisord now runs
-    a process for it. A holder met while the program had no process is checked again against its pid now (supervisord
-    may have just started it, and it bound the endpoint after the read or the probe). A holder run
-    by this supervisord (a program of another file) is named as this home's program, not another system to stop.
+    a process for it. Holders none of which is the program's process at the read are checked again against its process
+    now (supervisord may have started it, or started it again as another pid, and it bound the endpoint since), then
+    refused only while a probe finds the endpoint in use (/proc shows neither IPV6_V6ONLY nor SO_REUSEADDR). A holder
+    run by this supervisord (a program of another file) is named as this home's program, not another system to stop.
     `holders`: _holders_of the programs being (re)started, this one among them."""
     claims = [(where, in_home(endpoint, home)) for where, endpoint in _claims(topo, info["name"])]
     pid = info.get("pid") or 0
     said = []
     for where, endpoint in claims:
-        holder = holders.get(endpoint)
-        if holder is None:
+        found = holders.get(endpoint, [])
+        if not found:
             problem = None if pid else endpoint_problem_now(endpoint)
             # In use while the program had no process at the read: it may have been started since and bound it itself
             # (its process is then known to supervisord before it binds anything); judged at the next poll if so.
             if problem is not None and not _has_a_process_now(sup, info["name"]):
                 said.append(f"{where}: {endpoint + ' ' if problem.startswith('is ') else ''}{problem}")
             continue
-        if pid in _pid_and_parents(holder) or (not pid and _now_holds(sup, info["name"], holder)):
+        # Its process at the read, or its process now: supervisord may have started it (again) since, as another pid.
+        if any(pid in _pid_and_parents(h) for h in found) or _now_holds(sup, info["name"], found):
             continue
+        # A socket /proc counts may not keep the program from binding (a [::] IPv6-only, which /proc does not show):
+        # held only while a bind of it fails now.
+        if endpoint_problem_now(endpoint) is None:
+            continue
+        holder = found[0]
         what = f"port {split_tcp(endpoint)[1]}" if endpoint.startswith("tcp://") else endpoint
         own = _own_program_of(sup, holder)  # one of another file (monitor up's prometheus): not `down` this home
         if own:
@@ -1418,13 +1426,13 @@ def _has_a_process_now(sup: Supervisor, name: str) -> bool:
         return False
 
 
-def _now_holds(sup: Supervisor, name: str, holder: int) -> bool:
-    """Whether the program's process now (supervisord asked again) is `holder` or one of its parents."""
+def _now_holds(sup: Supervisor, name: str, holders: list[int]) -> bool:
+    """Whether the program's process now (supervisord asked again) is one of `holders` or a parent of one."""
     try:
         pid = sup.api.getProcessInfo(name)["pid"]
     except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException):
         return False
-    return bool(pid) and pid in _pid_and_parents(holder)
+    return bool(pid) and any(pid in _pid_and_parents(holder) for holder in holders)
 
 
 # --------------------------------------------------------------------------- commands

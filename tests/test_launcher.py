@@ -1261,6 +1261,54 @@ def test_up_does_not_blame_a_program_seen_in_backoff_for_a_port_it_bound_after_t
     _up_passes_with_the_gate_crash_looping_on_its_metrics_port_under(BOUND_AFTER_EVERY_READ, small)
 
 
+# The gate seen STARTING (with a pid) at a poll, its process ended on the blocker by the poll's read of /proc; the
+# blocker killed after that read, and the gate checked only once supervisord started it again (another pid) and it
+# bound its metrics port, as when the scrapes of hung programs before it took their seconds.
+REPLACED_WHILE_THE_POLL_CHECKED_OTHERS = RESTARTED_WHILE_THE_POLL_CHECKED_OTHERS.replace("from launcher.cli import main", """
+seen = [0]
+def ended(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return True
+def gate_starting_and_its_process_ended(self):
+    for _ in range(600):
+        infos = poll(self)
+        if not waiting[0] or blocker == 0:
+            return infos
+        gate = next((i for i in infos if i["name"] == "gate"), {})
+        if gate.get("statename") == "STARTING" and gate.get("pid"):
+            for _ in range(500):
+                if ended(gate["pid"]):
+                    break
+                time.sleep(0.01)
+            seen[0], kill_after_the_read[0] = gate["pid"], True
+            return infos
+        time.sleep(0.02)
+    raise SystemExit("the gate was never STARTING")
+def gate_checked_once_replaced(sup, topo, home, info, *rest):
+    if info["name"] == "gate" and info["pid"] and info["pid"] == seen[0]:
+        for _ in range(600):
+            now = sup.api.getProcessInfo("gate")["pid"]
+            if now and now != seen[0] and port_bound():
+                break
+            time.sleep(0.05)
+    return check(sup, topo, home, info, *rest)
+supervise.Supervisor.processes = gate_starting_and_its_process_ended
+supervise._held_by_others = gate_checked_once_replaced
+from launcher.cli import main""")
+
+
+def test_up_does_not_blame_a_program_seen_starting_for_the_port_its_next_process_bound(small) -> None:
+    # revupfix: the gate seen STARTING at a poll (pid P1, crash-looping on a process holding its metrics port), that
+    # holder gone since, and the gate started again by supervisord (pid P2) and bound by the time the poll reached it
+    # (hung programs' scrapes before it, 1 s each): the confirming read of /proc found P2 on the port, not P1, and up
+    # said "FAILED: program gate cannot bind actors.gate.metrics_port: port P is already in use by this home's program
+    # gate (pid P2)", exit 1, for a gate now starting fine. Only a program read with no process was asked about again.
+    _up_passes_with_the_gate_crash_looping_on_its_metrics_port_under(REPLACED_WHILE_THE_POLL_CHECKED_OTHERS, small)
+
+
 def test_up_names_at_once_a_crash_looping_program_whose_port_another_process_holds(small) -> None:
     # lnfix: the gate crash-looping (STARTING, BACKOFF, STARTING ...) because another process took its metrics port
     # while it was stopped: `up` checks the ports of a program it starts (stopped or FATAL), not of one supervisord
@@ -1402,8 +1450,7 @@ def test_up_does_not_fail_a_starting_program_over_a_process_on_the_same_port_at_
     # address: with another process listening on [::1] (or 127.0.0.2) at that port, which does not keep the gate from
     # binding 127.0.0.1, `up` of a changed gate said "FAILED: program gate cannot bind actors.gate.metrics_port: port
     # N is already in use by another process" while the gate was STARTING, and exited 1 on a healthy system.
-    home, topo_path, data = small
-    port = data["actors"]["gate"]["metrics_port"]
+    port = small[2]["actors"]["gate"]["metrics_port"]
     others = []
     for family, address in ((socket.AF_INET, "127.0.0.2"), (socket.AF_INET6, "::1")):
         other = socket.socket(family)
@@ -1412,9 +1459,17 @@ def test_up_does_not_fail_a_starting_program_over_a_process_on_the_same_port_at_
         except OSError:  # no IPv6 here
             other.close()
             continue
-        other.listen()
         others.append(other)
+    _up_of_a_changed_gate_passes_beside(others, small)
+
+
+def _up_of_a_changed_gate_passes_beside(others: list[socket.socket], small) -> None:
+    """`up` of a changed gate, `others` (bound at the gate's metrics port, where they do not keep it from binding)
+    listening meanwhile, restarts the gate and blames nobody; the sockets are closed."""
+    home, topo_path, _ = small
     try:
+        for other in others:
+            other.listen()
         change_the_gate(topo_path)
         up = clustergate("up", str(topo_path), "--home", str(home), "--timeout", "60", timeout=300)
         assert up.returncode == 0, up.stdout + up.stderr
@@ -1422,6 +1477,22 @@ def test_up_does_not_fail_a_starting_program_over_a_process_on_the_same_port_at_
     finally:
         for other in others:
             other.close()
+
+
+def test_up_does_not_fail_a_starting_program_over_an_ipv6_only_listener_on_its_port(small) -> None:
+    # revupfix: a process listening on [::] at the gate's metrics port with IPV6_V6ONLY set (nginx's `listen [::]:P`,
+    # a Go tcp6 listener, any [::] bind under net.ipv6.bindv6only=1) does not keep the gate from binding 127.0.0.1:P,
+    # and up's own pre-flight probe lets it start; but /proc does not show IPV6_V6ONLY, and the crash-loop check read
+    # that [::] socket as the port's holder: `up` of a changed gate said "FAILED: program gate cannot bind
+    # actors.gate.metrics_port: port P is already in use by another process" while the gate was STARTING fine.
+    other = socket.socket(socket.AF_INET6)
+    try:
+        other.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        other.bind(("::", small[2]["actors"]["gate"]["metrics_port"]))
+    except OSError:  # no IPv6 here
+        other.close()
+        pytest.skip("no IPv6 on this machine")
+    _up_of_a_changed_gate_passes_beside([other], small)
 
 
 def _up_killed_while_it_stops_the_frozen_gate(home: Path, topo_path: Path) -> tuple[subprocess.Popen, dict]:

@@ -353,6 +353,35 @@ def test_a_localhost_endpoint_is_held_by_what_holds_127_0_0_1_not_by_an_ipv6_loo
             assert holder_pids([endpoint]) == {endpoint: os.getpid()}, held
 
 
+
+def test_the_process_that_holds_an_endpoint_is_named_before_an_ipv6_only_one_on_its_port() -> None:
+    """revupfix: an IPv6-only [::]:PORT listener (started first, the lower pid) beside the process that holds
+    127.0.0.1:PORT was named as the holder, by the lowest pid: /proc does not show IPV6_V6ONLY, and `up` said "port
+    PORT is already in use by another process (pid INNOCENT: ...)" of a gate crash-looping on the other one (the
+    pre-flight refusal as well). Real processes; the kernel says which bind keeps 127.0.0.1 from binding."""
+    from launcher.endpoints import every_holder_pid, holder_pids, port_problem
+    from launcher.harness import free_port
+    port = free_port()
+    endpoint = f"tcp://127.0.0.1:{port}"
+    listen = ("import socket, sys, time\ns = socket.socket(socket.AF_INET6 if sys.argv[1] == '::' else socket.AF_INET)\n"
+              "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+              "if sys.argv[1] == '::':\n    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)\n"
+              "s.bind((sys.argv[1], int(sys.argv[2])))\ns.listen()\nprint('bound', flush=True)\ntime.sleep(600)")
+    started = []
+    try:
+        for host in ("::", "127.0.0.1"):  # the IPv6-only one first: the lower pid
+            started.append(subprocess.Popen([sys.executable, "-c", listen, host, str(port)], stdout=subprocess.PIPE,
+                                            text=True))
+            assert started[-1].stdout.readline().strip() == "bound", host
+        innocent, holder = (p.pid for p in started)
+        assert port_problem("127.0.0.1", port) is not None  # held, by the IPv4 one alone
+        assert holder_pids([endpoint]) == {endpoint: holder}
+        assert every_holder_pid([endpoint]) == {endpoint: [holder, innocent]}
+    finally:
+        for process in started:
+            process.kill()
+            process.wait()
+
 BINDV6ONLY_PROBE = '''
 import socket, sys
 import zmq

@@ -8355,12 +8355,15 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "a_port_held_at_another_address_fails_a_starting_program",
         "a process on the same port at another address ([::1], 127.0.0.2) is not the holder of a 127.0.0.1 endpoint: "
-        "`up` said a healthy gate it restarted could not bind its port, exit 1 (lnrev3)",
+        "`up` said a healthy gate it restarted could not bind its port, exit 1 (lnrev3); the crash-loop check's probe "
+        "that confirms a holder goes too, or it covers for the address check (revupfix)",
         "launcher/endpoints.py",
         "    return wanted.is_unspecified or held.is_unspecified or held == wanted\n",
         "    return True\n",
         ("tests/test_launcher.py::"
-         "test_up_does_not_fail_a_starting_program_over_a_process_on_the_same_port_at_another_address",)),
+         "test_up_does_not_fail_a_starting_program_over_a_process_on_the_same_port_at_another_address",),
+        also=(("launcher/supervise.py", "        if endpoint_problem_now(endpoint) is None:\n            continue\n"
+               "        holder = found[0]\n", "        holder = found[0]\n"),)),
     Mutation(
         "a_second_killed_up_drops_what_the_first_left_stopped",
         "an `up` carries into its own record what a killed `up` left stopped: killed part-way too, it replaced that "
@@ -11131,6 +11134,45 @@ MUTATIONS: list[Mutation] = [
         "    thread.start()\n",
         (f"{LIVENESS}test_only_an_actors_main_thread_takes_the_signals_sent_to_it_so_that_a_continued_actor_says_it_"
          "was_stopped",)),
+    Mutation(
+        "up_blames_a_starting_program_for_the_ipv6_only_listener_beside_its_own_socket",
+        "up's crash-loop check counts every process /proc shows on a program's endpoint: one of them its own is the "
+        "program bound, not held (the lowest pid alone, a [::] IPv6-only listener started before the gate, refused a "
+        "gate starting fine) - revupfix",
+        "launcher/supervise.py",
+        "        if any(pid in _pid_and_parents(h) for h in found) or _now_holds(sup, info[\"name\"], found):",
+        "        if pid in _pid_and_parents(found[0]) or _now_holds(sup, info[\"name\"], found[:1]):",
+        ("tests/test_launcher.py::test_up_does_not_fail_a_starting_program_over_an_ipv6_only_listener_on_its_port",),
+        # the holders in pid order again: the gate's own socket, surely its port's, was named first and covered for it
+        also=(("launcher/endpoints.py", "sorted(found, key=lambda pid: (not found[pid], pid))", "sorted(found)"),)),
+    Mutation(
+        "up_blames_a_starting_program_for_an_ipv6_only_listener_that_does_not_hold_its_port",
+        "up's crash-loop check refuses a holder /proc shows only while a bind of the endpoint fails now: /proc does not "
+        "show IPV6_V6ONLY, and a [::] IPv6-only listener on a 127.0.0.1 gate's port was refused before the gate bound "
+        "it - revupfix",
+        "launcher/supervise.py",
+        "        if endpoint_problem_now(endpoint) is None:\n            continue\n        holder = found[0]\n",
+        "        holder = found[0]\n",
+        ("tests/test_launcher.py::test_up_does_not_fail_a_starting_program_over_an_ipv6_only_listener_on_its_port",)),
+    Mutation(
+        "up_blames_a_program_for_the_port_its_next_process_bound",
+        "up's crash-loop check asks supervisord again about a holder that was not the program's process at the read "
+        "whatever that read said, not only when it had no process: the gate read STARTING (pid P1), started again (P2) "
+        "and bound while the poll scraped hung programs before it, was refused as 'in use by this home's program gate "
+        "(pid P2)' - revupfix",
+        "launcher/supervise.py",
+        "        if any(pid in _pid_and_parents(h) for h in found) or _now_holds(sup, info[\"name\"], found):",
+        "        if any(pid in _pid_and_parents(h) for h in found) or (not pid and _now_holds(sup, info[\"name\"], found)):",
+        ("tests/test_launcher.py::test_up_does_not_blame_a_program_seen_starting_for_the_port_its_next_process_bound",)),
+    Mutation(
+        "an_ipv6_only_listener_named_as_the_holder_of_a_port_another_process_holds",
+        "the process whose socket surely keeps an endpoint from binding is named before one on a [::] of the other "
+        "address family (IPv6-only or not, /proc does not show): the lowest pid alone named an IPv6-only listener "
+        "started first as the holder of the port a gate crash-looped on - revupfix",
+        "launcher/endpoints.py",
+        "    return {endpoint: sorted(found, key=lambda pid: (not found[pid], pid)) for endpoint, found in held.items()}\n",
+        "    return {endpoint: sorted(found) for endpoint, found in held.items()}\n",
+        ("tests/test_up_refusals.py::test_the_process_that_holds_an_endpoint_is_named_before_an_ipv6_only_one_on_its_port",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
