@@ -31,33 +31,31 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-# The longest test files, handed out first; after them every other file, most tests first (xdist's own order).
-# `make test` passes --no-loadscope-reorder so that xdist keeps this order: by default (pytest-xdist 3.6 and later)
-# it hands out files by their number of tests alone, most first, so the long files with few tests went last:
-# test_ha_host_faults.py (6 tests) was the 62nd of 89 files, and the single-test files of 28-50 s each (Sentinel
-# across hosts, crashes, planned failover, the Redis outage, the Sentinel load) the very last ones, and ran on
-# while the other workers had nothing left. Seconds each, two files at a time (-n 2), 2-core machine, 5 Dec 2026.
-LONGEST_FIRST = (
-    "test_ha_host_faults.py",              # 247 (in CI, loaded: its two longest tests 151 s)
-    "test_multihost_side_by_side.py",      # 179
-    "test_backtest_parity.py",             # 60 (-n 1, with the live-states-after-the-last-tick test)
-    "test_sentinel_multihost.py",          # 50
-    "test_reliability_crashes.py",         # 40
-    "test_sentinel_planned_failover.py",   # 35
-    "test_reliability_redis_outage.py",    # 32
-    "test_sentinel_load.py",               # 28
-    "test_reliability_overload.py",        # 15
-)
+# The test files are handed out longest first, by the seconds each took in a measured `make test`
+# (tests/file_seconds.txt, written by tests/file_seconds.py from the run's JUnit XML), so that no long file starts late
+# and runs on alone while the other workers have nothing left; a file not in the table (new since) goes first, its
+# length unknown. `make test` passes --no-loadscope-reorder so that xdist keeps this order: by default (pytest-xdist
+# 3.6 and later) it hands out files by their number of tests alone, most first, and the long files with few tests went
+# last. A table of the nine longest with the others by number of tests (5 Dec) had gone stale by 7 Dec: the two longest
+# files then (test_cluster_side_attack.py 564 s, test_launcher.py 511 s) were not in it, and single-test files of 20-40
+# s followed the many-test ones to the end.
+FILE_SECONDS = Path(__file__).resolve().parent / "file_seconds.txt"
+
+
+def measured_file_seconds() -> dict[str, float]:
+    """{test file name: seconds} from tests/file_seconds.txt (`# ` lines are comments); {} without it."""
+    try:
+        lines = FILE_SECONDS.read_text().splitlines()
+    except FileNotFoundError:
+        return {}
+    return {name: float(seconds) for name, seconds in (line.split() for line in lines if line and line[0] != "#")}
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:
-    """The files of LONGEST_FIRST first, in that order, then the others by their number of tests, most first; a
-    file's tests keep their order. The same order on every xdist worker, so the scheduler can match them."""
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    tests_in: dict[str, int] = {}
-    for item in items:
-        tests_in[item.path.name] = tests_in.get(item.path.name, 0) + 1
-    items.sort(key=lambda item: (rank.get(item.path.name, len(rank)), -tests_in[item.path.name]))
+    """The files, the longest first by tests/file_seconds.txt, those it does not name before them; a file's tests keep
+    their order. The same order on every xdist worker, so the scheduler can match them."""
+    seconds = measured_file_seconds()
+    items.sort(key=lambda item: -seconds.get(item.path.name, float("inf")))
 
 
 @pytest.fixture

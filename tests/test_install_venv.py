@@ -110,3 +110,26 @@ def test_make_rewritten_tests_leaves_no_temp_root_when_a_test_module_fails_to_im
     assert done.returncode == 0 and "(ignored)" in done.stderr, done.stdout + done.stderr  # the collection failed
     assert sorted(p.name for p in (checkout / "tests" / "__pycache__").glob("test_sample.*-pytest-*.pyc")), done
     assert sorted(temp.iterdir()) == [], done.stdout + done.stderr
+
+
+def test_make_test_hands_out_the_files_longest_first_by_file_seconds_and_a_file_it_does_not_name_first(tmp_path: Path):
+    """testtime: tests/conftest.py's order of nine names with the rest by number of tests had gone stale (the two
+    longest files, 564 s and 511 s, handed out 18th and 16th); the order now follows tests/file_seconds.txt, and a file
+    it does not name (added since) goes before the others. Collected in a checkout of conftest, its helpers and four
+    files; a file's tests keep their order."""
+    checkout = tmp_path / "checkout"
+    (checkout / "tests").mkdir(parents=True)
+    for name in ("tests/conftest.py", "tests/helpers.py"):
+        shutil.copy(REPO / name, checkout / name)
+    for name, tests in {"test_many": 5, "test_long": 1, "test_middle": 2, "test_new": 1}.items():
+        (checkout / "tests" / f"{name}.py").write_text("".join(f"def test_{i}():\n    pass\n" for i in range(tests)))
+    (checkout / "tests" / "file_seconds.txt").write_text(
+        "# make test of 2026-12-07: 8 tests in 100 s (tests/file_seconds.py)\ntest_long.py 90\ntest_middle.py 9\n"
+        "test_many.py 1\ntest_gone.py 50\n")
+    collected = subprocess.run([sys.executable, "-m", "pytest", "-q", "--collect-only", "-p", "no:cacheprovider",
+                                "tests"], cwd=checkout, capture_output=True, text=True, timeout=120,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    ids = [line for line in collected.stdout.splitlines() if "::" in line]
+    assert ids == ["tests/test_new.py::test_0", "tests/test_long.py::test_0", "tests/test_middle.py::test_0",
+                   "tests/test_middle.py::test_1", *(f"tests/test_many.py::test_{i}" for i in range(5))], ids

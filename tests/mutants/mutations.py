@@ -11173,6 +11173,15 @@ MUTATIONS: list[Mutation] = [
         "    return {endpoint: sorted(found, key=lambda pid: (not found[pid], pid)) for endpoint, found in held.items()}\n",
         "    return {endpoint: sorted(found) for endpoint, found in held.items()}\n",
         ("tests/test_up_refusals.py::test_the_process_that_holds_an_endpoint_is_named_before_an_ipv6_only_one_on_its_port",)),
+    Mutation(
+        "make_test_hands_out_the_shortest_files_first",
+        "make test hands out the test files the longest first by tests/file_seconds.txt, those it does not name before "
+        "them (testtime: a stale order handed the two longest files out 18th and 16th)",
+        "tests/conftest.py",
+        "    items.sort(key=lambda item: -seconds.get(item.path.name, float(\"inf\")))",
+        "    items.sort(key=lambda item: seconds.get(item.path.name, float(\"inf\")))",
+        ("tests/test_install_venv.py::test_make_test_hands_out_the_files_longest_first_by_file_seconds_and_a_file_it_"
+         "does_not_name_first",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
