@@ -11121,6 +11121,15 @@ MUTATIONS: list[Mutation] = [
         "            if problem is not None:",
         ("tests/test_launcher.py::test_up_does_not_blame_a_program_seen_in_backoff_for_a_port_it_bound_after_the_read_"
          "and_before_the_probe",)),
+    Mutation(
+        "plan_id_expired_blames_decision_ttl_alone",
+        "plan_id_expired says the decision is no longer kept (decision_ttl_s), an expiry the issuer cannot know "
+        "happened: a decision key removed by hand, its permit alive, got it too - opsfix",
+        "actors/permit_issuer.py",
+        '            f"decision is no longer stored (it expired after decision_ttl_s, or was removed), so it cannot be given "',
+        '            f"decision is no longer kept (decision_ttl_s), so it cannot be given "',
+        ("tests/test_gate_service.py::test_plan_id_expired_names_both_ways_its_decision_can_be_gone_not_a_ttl_expiry_"
+         "alone",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
