@@ -33,7 +33,7 @@ from actors.grid import (TICK_FUTURE_SKEW_S, PriceGrid, add_checked_tick, carrie
                          head_advance_s, head_ahead_of_clock, hold_age_s, hold_mark_right, points_per_symbol)
 from actors.window_message import window_header
 from launcher.resp import RedisUnavailable, ReplyError, RespClient
-from actors.runtime import Actor, error_text, main
+from actors.runtime import Actor, PasswordRefusalLog, error_text, main
 from actors.snapshot_reads import read_signed_notionals
 from actors.snapshots import held_symbols
 from actors.wire import BadTick, encode, ok_envelope, parse_tick
@@ -115,6 +115,7 @@ class BufferActor(Actor):
         self.grid = PriceGrid(self.topology.symbols, self.cadence_s, clusters.grid_slots,
                               math.floor(now / self.cadence_s))
         self.redis = RespClient.from_config(self.topology.redis, decode=False)
+        self.password_refusal = PasswordRefusalLog(self.log, self.topology.redis)  # logged once, not every cadence
         self.history_pending = self.settings.persist
         self.held: set[str] = set()
         self.jumps = JumpFilter.from_clusters(clusters)
@@ -360,11 +361,13 @@ class BufferActor(Actor):
         except (RedisUnavailable, ReplyError) as exc:
             self.m.redis_errors.labels(op="persist").inc()
             self.persist_failed = True
-            self.log.warning("history_not_persisted", error=error_text(exc))
+            if not self.password_refusal.refused(exc, counted=True):
+                self.log.warning("history_not_persisted", error=error_text(exc))
             return
         if self.persist_failed:  # the outage's last line is not left as the log's last word on it
             self.persist_failed = False
-            self.log.info("history_persisted_again", key=self.history_key)
+            if not self.password_refusal.accepted():  # (a refused password's end says so itself)
+                self.log.info("history_persisted_again", key=self.history_key)
 
     def load_history(self) -> None:
         """Merge the persisted history into the grid once; retried each cadence while Redis is down."""
@@ -380,8 +383,10 @@ class BufferActor(Actor):
                 return
             # Redis down, or an error about Redis itself (NOAUTH, LOADING), not about the key: retried
             self.m.redis_errors.labels(op="load").inc()
-            self.log.warning("history_not_loaded", error=error_text(exc), retry_in_s=self.cadence_s)
+            if not self.password_refusal.refused(exc):
+                self.log.warning("history_not_loaded", error=error_text(exc), retry_in_s=self.cadence_s)
             return
+        self.password_refusal.accepted()
         self.history_pending = False
         self.held_mark_ts = None  # marked below while this clock holds the saved history
         if blob is None:

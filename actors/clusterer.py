@@ -37,7 +37,7 @@ from actors.clustering import (HELD_PRICES_STALE, ClusterMetrics, cluster_labels
                                min_points_over_relevant, stale_held_verdict)
 from actors.correlator import decode_matrix
 from launcher.resp import RedisUnavailable, ReplyError, RespClient
-from actors.runtime import Actor, error_text, main
+from actors.runtime import Actor, PasswordRefusalLog, error_text, main
 from actors.snapshot_reads import read_signed_notionals
 from actors.snapshots import held_symbols
 from actors.state_message import STATE_TOPIC, STATE_VERSION, decode_state  # noqa: F401 (the wire format, re-exported)
@@ -123,6 +123,8 @@ class ClustererActor(Actor):
         self.stale_held: list[str] = []  # held symbols out of the matrix for their stale price, while there are any
         self.stale_held_stop = False  # and whether they weigh enough to stop the state
         self.positions_failed = False  # the last read of the positions failed (positions_available_again when one works)
+        self.password_refusal = PasswordRefusalLog(self.log, self.topology.redis,  # logged once, not every cadence
+                                                   counted="failed_position_reads")
         self.socket("state")
         self.on_message("matrix", self.on_matrix)
         self.freshness_s = self.topology.freshness_default_s
@@ -160,11 +162,13 @@ class ClustererActor(Actor):
             self.note_unreadable(unreadable)
             if self.positions_failed:  # the outage's last line is not left as the log's last word on it
                 self.positions_failed = False
-                self.log.info("positions_available_again")
+                if not self.password_refusal.accepted():  # (a refused password's end says so itself)
+                    self.log.info("positions_available_again")
         except (RedisUnavailable, ReplyError) as exc:
             self.m.fail_closed.labels(reason="redis_unavailable").inc()
             self.positions_failed = True
-            self.log.warning("positions_unavailable", error=error_text(exc))
+            if not self.password_refusal.refused(exc, counted=True):
+                self.log.warning("positions_unavailable", error=error_text(exc))
             self.publish(state_message(header, [], 0.0, held, now, ready=False, reason="redis_unavailable"))
             return
         stale_held, stale_weight, stop = stale_held_verdict(header.get("stale_symbols") or [], signed,

@@ -1447,15 +1447,16 @@ def nothing_written(detail: str) -> bytes:
 
 
 def plan_id_expired_detail(plan_id: str, permitted_at: Any) -> str:
-    """The refusal of a plan_id resubmitted after its decision expired, its marker (the epoch second of its permit,
-    by Redis's clock) alive."""
+    """The refusal of a plan_id resubmitted with no stored decision, its marker (the epoch second of its permit, by
+    Redis's clock) alive: the decision expired, or its key was removed (by hand, or evicted); the script cannot tell
+    which, so neither is claimed alone."""
     try:
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(permitted_at)))
     except (TypeError, ValueError, OverflowError, OSError):
         when = "at a time not recorded"
     return (f"nothing was written: plan_id {plan_id} got a permit ({keys.permit(plan_id)}, issued {when}) and its "
-            f"decision is no longer kept (decision_ttl_s), so it cannot be given back; the plan_id is never decided "
-            f"again (no second permit): use a new plan_id for a new proposal")
+            f"decision is no longer stored (it expired after decision_ttl_s, or was removed), so it cannot be given "
+            f"back; the plan_id is never decided again (no second permit): use a new plan_id for a new proposal")
 
 
 def outcome(decision: dict[str, Any], stored_json: str, reply: Any,

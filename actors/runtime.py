@@ -252,6 +252,71 @@ class OutageLog:
         self.failing = False
 
 
+# While Redis refuses an actor's password, how often PasswordRefusalLog says so again.
+PASSWORD_REFUSAL_REMINDER_S = 60.0
+
+
+def refuses_the_password(exc: BaseException) -> bool:
+    """Whether exc is Redis refusing a client's password: launcher.resp.password_refused, or redis-py's
+    AuthenticationError (the state writer's client), looked for only once the actor has imported redis-py (the gate
+    and the issuer keep it out of their memory)."""
+    from launcher.resp import password_refused  # (only on a failure: an actor that never meets one never imports it)
+    redis_py = sys.modules.get("redis")
+    return password_refused(exc) or (redis_py is not None and isinstance(exc, redis_py.AuthenticationError))
+
+
+class PasswordRefusalLog:
+    """Redis refusing an actor's password (a wrong one, one rotated on the server, one given to a Redis without any,
+    none to a Redis that needs one), which no retry fixes: said once when it starts (`redis_password_refused`, Redis's
+    words naming the variable, never the password), then at most every PASSWORD_REFUSAL_REMINDER_S
+    (`redis_password_still_refused`, with how long and how many of the counted calls failed), and once when Redis
+    takes a call again (`redis_password_accepted`), in place of the caller's own line for each failed call (one a
+    cadence: every second on the demo). Counting each failure in the metrics is the caller's; the lines count the
+    calls it marks counted, under the name `counted` (failed_writes: the state writer's and the buffer's)."""
+
+    def __init__(self, log: EventLog, redis: Any, counted: str = "failed_writes",
+                 clock: Callable[[], float] = time.monotonic):
+        """redis: the topology's RedisConfig (its password and password_env)."""
+        self.log, self.redis, self.counted, self.clock = log, redis, counted, clock
+        self.since: float | None = None  # when the refusal going on began (None: none goes on)
+        self.said_at = 0.0
+        self.failed = 0  # the counted calls refused since it began
+        self.error = ""
+
+    def refused(self, exc: BaseException, counted: bool = False) -> bool:
+        """Whether exc is Redis refusing the password, said as above (counted: a call of the kind counted failed for
+        it); any other error is the caller's to log."""
+        if not refuses_the_password(exc):
+            return False
+        now = self.clock()
+        self.failed += counted
+        if self.since is None:
+            env = self.redis.password_env
+            self.since, self.said_at, self.error = now, now, error_text(exc)
+            if env and f"${env}" not in self.error:  # Redis's own words (NOAUTH to a call): the variable added
+                from launcher.resp import password_hint
+                self.error += password_hint(self.error, self.redis.password, env)
+            self.log.error("redis_password_refused", error=self.error,
+                           detail=f"Redis refuses the password this actor took from ${env}: no retry fixes it, every "
+                                  f"call fails until ${env} holds the password Redis has (`clustergate up` passes it "
+                                  f"to the actors) or Redis takes this one again; said again every "
+                                  f"{PASSWORD_REFUSAL_REMINDER_S:g} s while it lasts")
+        elif now - self.said_at >= PASSWORD_REFUSAL_REMINDER_S:
+            self.said_at = now
+            self.log.warning("redis_password_still_refused", refused_for_s=round(now - self.since, 1),
+                             **{self.counted: self.failed}, error=self.error)
+        return True
+
+    def accepted(self) -> bool:
+        """Redis took a call: the refusal going on, if any, ends with one line. Whether one did."""
+        if self.since is None:
+            return False
+        self.log.info("redis_password_accepted", refused_for_s=round(self.clock() - self.since, 1),
+                      **{self.counted: self.failed})
+        self.since, self.failed = None, 0
+        return True
+
+
 def _add_to(value: Any) -> Callable[[float], None] | None:
     """An add to one of prometheus_client's in-process values (a float and the lock its scrape reads it under), made
     without that lock; None for any other kind of value. An actor's series are written by its main thread alone (the

@@ -49,7 +49,7 @@ from actors.freshness import cluster_state_time_s
 from actors.policy import finite_number, state_is_fresh
 from launcher.keys import wrong_type
 from launcher.redis_conn import connect
-from actors.runtime import Actor, error_text, main
+from actors.runtime import Actor, PasswordRefusalLog, error_text, main
 
 FAIL_REASONS = ("upstream_not_ready", "redis_unavailable", "bad_state", "write_conflict", "superseded", "fenced",
                 "key_wrong_type")
@@ -420,6 +420,7 @@ class StateWriterActor(Actor):
         for symbol in self.topology.symbols:
             self.m.points.labels(symbol=symbol).set(0)
         self.redis = connect(self.topology.redis)
+        self.password_refusal = PasswordRefusalLog(self.log, self.topology.redis)  # logged once, not every cadence
         # Ids written by this process or found at start; any not in the next update is deleted.
         self.known_ids: set[str] | None = None
         self.freshness_s = self.topology.freshness_default_s
@@ -606,7 +607,8 @@ class StateWriterActor(Actor):
         except redis.RedisError as exc:
             self.redis_ok = False
             self.set_ready(False)
-            self.log.warning("redis_unavailable", error=error_text(exc))
+            if not self.password_refusal.refused(exc):
+                self.log.warning("redis_unavailable", error=error_text(exc))
             return
         self.redis_answers()
         self.update_ready()
@@ -616,7 +618,8 @@ class StateWriterActor(Actor):
         a write that did so silently left the log ending on the outage while every state was written again."""
         if not self.redis_ok:
             self.redis_ok = True
-            self.log.info("redis_ready")
+            if not self.password_refusal.accepted():  # (a refused password's end says so itself)
+                self.log.info("redis_ready")
 
     def existing_ids(self) -> set[str]:
         return existing_cluster_ids(self.redis)
@@ -707,7 +710,8 @@ class StateWriterActor(Actor):
             self.m.fail_closed.labels(reason="redis_unavailable").inc()
             self.redis_ok = False
             self.set_ready(False)
-            self.log.warning("state_not_written", error=error_text(exc))
+            if not self.password_refusal.refused(exc, counted=True):
+                self.log.warning("state_not_written", error=error_text(exc))
             return
         self.known_ids = new_ids
         self.own_last_ms = state_stamps(message["ts"])[1]

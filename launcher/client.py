@@ -485,7 +485,7 @@ class GateClient:
         acknowledged yet): its `detail` says so, and resubmitting the same plan_id
         returns that decision, if one was made. Reusing a plan_id for another proposal gives the error
         plan_id_conflict; resubmitting one that got a permit after its decision expired (the issuer's
-        decision_ttl_s) gives the error plan_id_expired (no decision, no permit: a new plan_id is needed). A returned `expired` (the attempts' deadlines passed before the gates reached them; each
+        decision_ttl_s) or was removed gives the error plan_id_expired (no decision, no permit: a new plan_id is needed). A returned `expired` (the attempts' deadlines passed before the gates reached them; each
         endpoint in a row is asked) means no attempt of this call was decided (an earlier call with the plan_id may have been: resend it to get that
         decision); after an attempt that may have been decided (a timeout, a fault HOLD whose detail does not say
         nothing was recorded, a reply that is no gate envelope) `expired` is no answer: the

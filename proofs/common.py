@@ -26,7 +26,7 @@ from actors.freshness import cluster_state_age_s
 from launcher import keys, proof_stops, std_streams
 from launcher.stop_signals import interrupted_a_call_of
 from launcher.keys import wrong_type
-from launcher.redis_conn import connect
+from launcher.redis_conn import auth_refusal, connect
 from launcher.client import GateClient, GateUnavailable, gate_endpoints
 from launcher.overview import first, labelled
 from launcher.schema import SchemaError
@@ -39,6 +39,9 @@ from launcher.topology import RESERVED_PROGRAM_PREFIX, Topology, load_running_co
 LAST_REPORT: tuple[Path, list[Check]] | None = None
 # How long start_programs waits for the programs it started to be RUNNING.
 PROGRAM_START_TIMEOUT_S = 30.0
+# Redis refusing the proof's password (WRONGPASS, NOAUTH, a password to a Redis without one) or a command of its user
+# (NOPERM): no retry fixes it, so no poll waits it out (a wrong password waited out the warm-up timeout, 40 s).
+REFUSALS = (redis.AuthenticationError, redis.exceptions.NoPermissionError)
 
 
 class KeyOfAnotherType(Exception):
@@ -121,6 +124,8 @@ class Proof:
         while True:
             try:
                 value = get()
+            except REFUSALS:  # the proof fails at once (_run_proof_held)
+                raise
             except Exception as exc:  # the system may be restarting; keep polling, report the last error
                 value = f"error: {type(exc).__name__}: {exc}"
             else:
@@ -454,6 +459,8 @@ def _run_proof_held(name: str, body: Callable[[Proof, argparse.Namespace], None]
         interrupted = exc.signum
         tell(f"interrupted ({signal_name(exc.signum)}): what the proof stopped was started again")
         proof.check("proof ran to the end", False, f"interrupted by {signal_name(exc.signum)}")
+    except REFUSALS as exc:  # worded as `clustergate positions` words it: the variable, never the password
+        proof.check("Redis accepts the proof's credentials", False, auth_refusal(proof.topo.redis, exc))
     except Exception as exc:  # a broken proof is a failed proof, with the reason shown
         proof.check("proof ran to the end", False, f"{type(exc).__name__}: {exc}")
     finally:

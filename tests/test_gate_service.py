@@ -1149,6 +1149,22 @@ def test_the_issuers_answer_to_a_plan_id_whose_decision_expired_after_its_permit
     assert "at a time not recorded" in plan_id_expired_detail("p-old", "planted")
 
 
+def test_plan_id_expired_names_both_ways_its_decision_can_be_gone_not_a_ttl_expiry_alone(clean):
+    """opsfix: a plan_id whose decision key was deleted by hand, its permit alive, got plan_id_expired saying its
+    decision `is no longer kept (decision_ttl_s)`: an expiry the issuer cannot know happened. The refusal (its code
+    unchanged, the execution layer's) says the decision expired after decision_ttl_s or was removed."""
+    r = clean.redis
+    plan = new_plan()
+    assert decision_of(clean.client.propose("SOLUSDT", "PARTIAL_25", plan_id=plan))["permit"]
+    r.delete(keys.plan_decision(plan))  # by hand; the permit lives on
+    assert r.exists(keys.permit(plan))
+    again = clean.client.propose("SOLUSDT", "PARTIAL_25", plan_id=plan)
+    assert (again["status"], again.get("reason")) == ("error", "plan_id_expired"), again
+    detail = again["detail"]
+    assert "expired after decision_ttl_s" in detail and "or was removed" in detail, detail
+    assert keys.permit(plan) in detail and detail.endswith("use a new plan_id for a new proposal"), detail
+
+
 def test_a_hold_leaves_no_permitted_marker_and_a_replay_leaves_it_as_it_was(clean):
     """Only a decision with a permit leaves the marker (a HOLD has no permit to repeat); a replay writes nothing."""
     r = clean.redis

@@ -539,6 +539,39 @@ def test_fallback_proof_says_redis_did_not_answer_when_it_cannot_read_the_cluste
     line = next((line for line in printed.splitlines() if line.startswith("FAIL  cluster_state goes stale")), "")
     assert "error: ConnectionError" in line, printed
 
+
+@pytest.mark.parametrize("redis_password, proof_password, said", [
+    (None, "opsfix-not-this-one", "has no password, but this command gave one from $CLUSTERGATE_REDIS_PASSWORD"),
+    ("opsfix-the-right-one", "opsfix-not-this-one",
+     "refuses the password this command took from $CLUSTERGATE_REDIS_PASSWORD"),
+    ("opsfix-the-right-one", None, "refuses this command, which gave no password: set $CLUSTERGATE_REDIS_PASSWORD")])
+def test_a_proof_whose_password_redis_refuses_fails_at_once_naming_the_variable_not_the_password(
+        demo_system: Path, monkeypatch, redis_password: str | None, proof_password: str | None, said: str) -> None:
+    """opsfix: a proof given a wrong password (or one to a Redis that has none, or none to a Redis that needs one)
+    retried the refused AUTH until its warm-up timeout, 30 s and more, then `FAIL  cluster_state is fresh: "error:
+    AuthenticationError: ..."`: no retry fixes a refusal. It fails at once, its one failed check saying what is wrong
+    and the variable as `clustergate positions` does, never the password."""
+    admin = redis.Redis(port=running_topology(demo_system)["redis"]["port"], socket_timeout=5)
+    monkeypatch.delenv("CLUSTERGATE_REDIS_PASSWORD", raising=False)
+    if proof_password:
+        monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", proof_password)
+    if redis_password:
+        admin.config_set("requirepass", redis_password)  # the actors' connections, and this one, stay signed in
+    try:
+        code, printed = proof_here("readiness", demo_system)
+    finally:
+        if redis_password:
+            admin.config_set("requirepass", "")
+        admin.close()
+    assert code == 1, printed
+    assert failed_checks(demo_system, "readiness") == {"Redis accepts the proof's credentials"}, printed
+    line = next(line for line in printed.splitlines() if line.startswith("FAIL  "))
+    assert line.startswith("FAIL  Redis accepts the proof's credentials: Redis at redis://127.0.0.1:"), printed
+    assert said in line, printed
+    written = printed + report_base(subprocess.CompletedProcess([], code, printed)).with_suffix(".txt").read_text()
+    assert "opsfix-not-this-one" not in written and "opsfix-the-right-one" not in written, written
+
+
 def test_proofs_run_as_plain_scripts(demo_system: Path) -> None:
     result = subprocess.run([sys.executable, str(REPO / "proofs" / "readiness.py"), "--home", str(demo_system)],
                             capture_output=True, text=True, timeout=120)

@@ -341,8 +341,8 @@ MUTATIONS: list[Mutation] = [
         "a_proof_imports_a_test_helper",
         "nothing imports tests/ (review 15)",
         "proofs/common.py",
-        "from launcher.redis_conn import connect\n",
-        "from launcher.redis_conn import connect\nfrom helpers import REPO as _MUTANT_REPO  # noqa: F401\n",
+        "from launcher.redis_conn import auth_refusal, connect\n",
+        "from launcher.redis_conn import auth_refusal, connect\nfrom helpers import REPO as _MUTANT_REPO  # noqa: F401\n",
         ("tests/test_layering.py::test_nothing_imports_the_tests",)),
     Mutation(
         "time_to_permit_never_observed",
@@ -4345,15 +4345,15 @@ MUTATIONS: list[Mutation] = [
         "clusterer_never_says_a_positions_outage_ended",
         "after a Redis outage the clusterer logs positions_available_again, not only its outage lines (s21)",
         "actors/clusterer.py",
-        "                self.log.info(\"positions_available_again\")\n",
-        "                pass\n",
+        "                    self.log.info(\"positions_available_again\")\n",
+        "                    pass\n",
         ("tests/test_reliability_redis_outage.py::test_the_gate_holds_through_a_redis_outage_and_everything_recovers_with_history_and_decisions",)),
     Mutation(
         "buffer_never_says_its_history_is_persisted_again",
         "after a Redis outage the buffer logs history_persisted_again, not only history_not_persisted (s21)",
         "actors/buffer.py",
-        "            self.log.info(\"history_persisted_again\", key=self.history_key)\n",
-        "            pass\n",
+        "                self.log.info(\"history_persisted_again\", key=self.history_key)\n",
+        "                pass\n",
         ("tests/test_reliability_redis_outage.py::test_the_gate_holds_through_a_redis_outage_and_everything_recovers_with_history_and_decisions",)),
     Mutation(
         "proof_start_fails_on_a_program_another_start_has_begun",
@@ -11182,6 +11182,75 @@ MUTATIONS: list[Mutation] = [
         "    items.sort(key=lambda item: seconds.get(item.path.name, float(\"inf\")))",
         ("tests/test_install_venv.py::test_make_test_hands_out_the_files_longest_first_by_file_seconds_and_a_file_it_"
          "does_not_name_first",)),
+    Mutation(
+        "proof_waits_out_a_refused_password",
+        "a proof's poll takes Redis refusing its password (WRONGPASS, NOAUTH, a password to a Redis without one) for an "
+        "error to retry: it waited out its warm-up timeout (40 s) before FAIL cluster_state is fresh, where no retry "
+        "fixes a refusal - opsfix",
+        "proofs/common.py",
+        "            except REFUSALS:  # the proof fails at once (_run_proof_held)",
+        "            except ():  # the proof fails at once (_run_proof_held)",
+        ("tests/test_proofs.py::test_a_proof_whose_password_redis_refuses_fails_at_once_naming_the_variable_not_the_"
+         "password",)),
+    Mutation(
+        "tools_say_an_acls_nopermission_as_a_refused_password",
+        "a tool's refusal of an ACL's NOPERM (its user refused a command) is said as a refused password, not naming the "
+        "user and the command to allow - opsfix",
+        "launcher/redis_conn.py",
+        "    if isinstance(exc, redis.exceptions.NoPermissionError):",
+        "    if False:",
+        ("tests/test_redis_password_refused.py::test_a_tools_refusal_by_an_acl_names_its_user_and_what_to_allow_never_"
+         "the_password",)),
+    Mutation(
+        "state_writer_logs_every_state_a_refused_password_kept_from_redis",
+        "the state writer logs state_not_written for every state while Redis refuses its password (one line a "
+        "cadence, every second on the demo) beside redis_password_refused - opsfix",
+        "actors/state_writer.py",
+        "            if not self.password_refusal.refused(exc, counted=True):",
+        "            if not self.password_refusal.refused(exc, counted=True) or True:",
+        ("tests/test_redis_password_refused.py::test_a_password_rotated_on_the_server_is_logged_once_not_every_cadence_"
+         "and_every_failure_still_counted",)),
+    Mutation(
+        "state_writer_logs_every_check_a_refused_password_failed",
+        "the state writer logs redis_unavailable at every cadence's check while Redis refuses its password - opsfix",
+        "actors/state_writer.py",
+        "            if not self.password_refusal.refused(exc):",
+        "            if not self.password_refusal.refused(exc) or True:",
+        ("tests/test_redis_password_refused.py::test_a_password_rotated_on_the_server_is_logged_once_not_every_cadence_"
+         "and_every_failure_still_counted",)),
+    Mutation(
+        "buffer_logs_every_history_save_a_refused_password_failed",
+        "the buffer logs history_not_persisted at every cadence while Redis refuses its password - opsfix",
+        "actors/buffer.py",
+        "            if not self.password_refusal.refused(exc, counted=True):",
+        "            if not self.password_refusal.refused(exc, counted=True) or True:",
+        ("tests/test_redis_password_refused.py::test_a_password_rotated_on_the_server_is_logged_once_not_every_cadence_"
+         "and_every_failure_still_counted",)),
+    Mutation(
+        "clusterer_logs_every_positions_read_a_refused_password_failed",
+        "the clusterer logs positions_unavailable at every cadence while Redis refuses its password - opsfix",
+        "actors/clusterer.py",
+        "            if not self.password_refusal.refused(exc, counted=True):",
+        "            if not self.password_refusal.refused(exc, counted=True) or True:",
+        ("tests/test_redis_password_refused.py::test_a_password_rotated_on_the_server_is_logged_once_not_every_cadence_"
+         "and_every_failure_still_counted",)),
+    Mutation(
+        "password_refusal_reminded_at_every_refusal",
+        "PasswordRefusalLog says a refusal again at every refused call, not at most once a minute - opsfix",
+        "actors/runtime.py",
+        "        elif now - self.said_at >= PASSWORD_REFUSAL_REMINDER_S:",
+        "        elif True:",
+        ("tests/test_redis_password_refused.py::test_a_refused_password_is_said_when_it_starts_then_at_most_once_a_"
+         "minute_and_once_when_it_ends",)),
+    Mutation(
+        "plan_id_expired_blames_decision_ttl_alone",
+        "plan_id_expired says the decision is no longer kept (decision_ttl_s), an expiry the issuer cannot know "
+        "happened: a decision key removed by hand, its permit alive, got it too - opsfix",
+        "actors/permit_issuer.py",
+        '            f"decision is no longer stored (it expired after decision_ttl_s, or was removed), so it cannot be given "',
+        '            f"decision is no longer kept (decision_ttl_s), so it cannot be given "',
+        ("tests/test_gate_service.py::test_plan_id_expired_names_both_ways_its_decision_can_be_gone_not_a_ttl_expiry_"
+         "alone",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

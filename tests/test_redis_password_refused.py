@@ -1,0 +1,192 @@
+"""Redis refusing the actors' password (rotated on the server, a wrong one given) on a running demo (real supervisord,
+redis-server and actors): the refusal is said once when it starts, naming the variable, then at most once a minute,
+and once when Redis takes the password again; the counters still count every failure (opsfix)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import redis
+
+from helpers import PYTHON, REPO, demo_topology_data, retarget, scrape, wait_for, write_topology
+from launcher.supervise import Home, Supervisor
+
+PASSWORD = "opsfix-right-one"
+ROTATED = "opsfix-rotated-one"
+
+
+def clustergate(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "-m", "launcher", *args], cwd=REPO, capture_output=True, text=True, timeout=180,
+                          env={**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD})
+
+
+@pytest.fixture(scope="module")
+def secured_demo(tmp_path_factory):
+    """The demo with a managed Redis password, for the module."""
+    tmp = tmp_path_factory.mktemp("password")
+    data = retarget(demo_topology_data())
+    topology = write_topology(tmp / "demo.yaml", data)
+    home = tmp / "home"
+    up = clustergate("up", str(topology), "--home", str(home))
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        yield SimpleNamespace(home=Home(home), data=data)
+    finally:
+        clustergate("down", "--home", str(home))
+
+
+def counter(port: int, name: str) -> float:
+    return scrape(port).get(name, 0.0)
+
+
+def log_since(home: Home, program: str, offset: int) -> list[str]:
+    return home.log_of(program).read_bytes()[offset:].decode(errors="replace").splitlines()
+
+
+def events(lines: list[str], event: str) -> list[str]:
+    return [line for line in lines if f"event={event} " in line + " "]
+
+
+def redis_connections_of(pid: int, redis_port: int) -> set[str]:
+    """host:port of each TCP connection process pid holds to Redis's port, as CLIENT LIST names its client."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = set()
+    for fields in (line.split() for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]):
+        local, remote, inode = fields[1], fields[2], fields[9]
+        if inode in inodes and int(remote.split(":")[1], 16) == redis_port:
+            found.add(f"127.0.0.1:{int(local.split(':')[1], 16)}")
+    return found
+
+
+def sign_in_again_refused(demo: SimpleNamespace, admin: redis.Redis, programs: tuple[str, ...]) -> None:
+    """Rotate Redis's password and drop the connections of these programs alone: they sign in again, refused, while
+    the others keep the connections they signed in on (Redis checks a password at AUTH only)."""
+    admin.config_set("requirepass", ROTATED)
+    pids = {p["name"]: p["pid"] for p in Supervisor(demo.home).processes()}
+    port = demo.data["redis"]["port"]
+    addresses = set().union(*(redis_connections_of(pids[program], port) for program in programs))
+    assert addresses, programs
+    for client in admin.client_list():
+        if client["addr"] in addresses:
+            admin.client_kill_filter(_id=client["id"])
+
+
+@pytest.mark.parametrize("programs, counted, repeated", [
+    (("state_writer", "buffer"),
+     {"state_writer": ('p27_fail_closed_total{reason="redis_unavailable"}', "failed_writes"),
+      "buffer": ('p27_buffer_redis_errors_total{op="persist"}', "failed_writes")},
+     {"state_writer": ("redis_unavailable", "state_not_written"), "buffer": ("history_not_persisted",)}),
+    (("clusterer",),
+     {"clusterer": ('p27_fail_closed_total{reason="redis_unavailable"}', "failed_position_reads")},
+     {"clusterer": ("positions_unavailable",)})], ids=["state_writer_and_buffer", "clusterer"])
+def test_a_password_rotated_on_the_server_is_logged_once_not_every_cadence_and_every_failure_still_counted(
+        secured_demo, programs, counted, repeated) -> None:
+    """The state writer logged `redis_unavailable` and `state_not_written`, the buffer `history_not_persisted` and the
+    clusterer `positions_unavailable` once a cadence (every second on the demo) for as long as Redis refused their
+    password, though no retry fixes it. Now each logs `redis_password_refused` once, naming
+    $CLUSTERGATE_REDIS_PASSWORD, never a password, and `redis_password_accepted` once Redis takes it again with the
+    failures meanwhile, as many as its counter counted (each failure still counted)."""
+    home, data = secured_demo.home, secured_demo.data
+    ports = {program: data["actors"][program]["metrics_port"] for program in programs}
+    admin = redis.Redis(port=data["redis"]["port"], password=PASSWORD, socket_timeout=5)
+    wait_for(lambda: counter(data["actors"]["state_writer"]["metrics_port"], "p27_updates_total") > 0, 60,
+             "the state writer writing")
+    offsets = {program: home.log_of(program).stat().st_size for program in programs}
+    before = {program: counter(ports[program], counted[program][0]) for program in programs}
+    try:
+        sign_in_again_refused(secured_demo, admin, programs)
+        for program in programs:
+            wait_for(lambda: counter(ports[program], counted[program][0]) - before[program] >= 5, 60,
+                     f"5 failures of the {program} counted")
+    finally:
+        admin.config_set("requirepass", PASSWORD)
+    for program in programs:
+        wait_for(lambda: events(log_since(home, program, offsets[program]), "redis_password_accepted"), 60,
+                 f"the {program} to say Redis takes its password again")
+    for program in programs:
+        lines = log_since(home, program, offsets[program])
+        shown = "\n".join(lines)
+        refused, accepted = events(lines, "redis_password_refused"), events(lines, "redis_password_accepted")
+        assert len(refused) == 1 and len(accepted) == 1, shown
+        assert "$CLUSTERGATE_REDIS_PASSWORD" in refused[0] and PASSWORD not in shown and ROTATED not in shown, shown
+        assert not any(events(lines, event) for event in repeated[program]), shown
+        assert not events(lines, "redis_password_still_refused"), shown  # within the first minute
+        name, field = counted[program]
+        said = re.search(field + r"=(\d+)", accepted[0])
+        failed = counter(ports[program], name) - before[program]
+        assert said and int(said.group(1)) == failed >= 5, (failed, shown)
+
+
+def test_a_refused_password_is_said_when_it_starts_then_at_most_once_a_minute_and_once_when_it_ends() -> None:
+    """The shared log of a refusal (actors.runtime.PasswordRefusalLog), with its clock given: a refusal every second for
+    150 s is one line, then a reminder each minute with how long it has lasted and the writes that failed, and one line
+    when Redis takes a call again; an outage (no answer) is the caller's to log; Redis's NOAUTH gets the variable."""
+    from actors.runtime import PASSWORD_REFUSAL_REMINDER_S, PasswordRefusalLog
+    from launcher.resp import HandshakeRefused, RedisUnavailable, ReplyError
+    said: list[tuple[str, str, dict]] = []
+
+    def level(name: str):
+        return lambda event, **fields: said.append((name, event, fields))
+
+    log = SimpleNamespace(info=level("info"), warning=level("warning"), error=level("error"))
+    now = [1000.0]
+    cfg = SimpleNamespace(password="opsfix-secret", password_env="CLUSTERGATE_REDIS_PASSWORD")
+    refusal = PasswordRefusalLog(log, cfg, clock=lambda: now[0])
+    wrong = HandshakeRefused("handshake refused: WRONGPASS invalid username-password pair or user is disabled. (the "
+                             "password given is $CLUSTERGATE_REDIS_PASSWORD's: set it to this Redis's password)")
+    assert not refusal.refused(RedisUnavailable("cannot connect to 127.0.0.1:1: Connection refused"), counted=True)
+    assert not refusal.accepted() and said == []
+    assert PASSWORD_REFUSAL_REMINDER_S == 60
+    for second in range(150):
+        now[0] = 1000.0 + second
+        assert refusal.refused(wrong, counted=True)
+        assert refusal.refused(redis.AuthenticationError("invalid username-password pair or user is disabled."))
+    assert [(lvl, event) for lvl, event, _ in said] == [("error", "redis_password_refused"),
+                                                        ("warning", "redis_password_still_refused"),
+                                                        ("warning", "redis_password_still_refused")], said
+    assert "$CLUSTERGATE_REDIS_PASSWORD" in said[0][2]["error"] and "$CLUSTERGATE_REDIS_PASSWORD" in said[0][2]["detail"]
+    assert [(f["refused_for_s"], f["failed_writes"]) for _, _, f in said[1:]] == [(60.0, 61), (120.0, 121)], said
+    now[0] = 1200.0
+    assert refusal.accepted() and not refusal.accepted()
+    assert said[-1][:2] == ("info", "redis_password_accepted") and said[-1][2] == {"refused_for_s": 200.0,
+                                                                                  "failed_writes": 150}, said[-1]
+    assert "opsfix-secret" not in repr(said)
+    refusal = PasswordRefusalLog(log, SimpleNamespace(password=None, password_env="CLUSTERGATE_REDIS_PASSWORD"),
+                                 clock=lambda: now[0])
+    assert refusal.refused(ReplyError("NOAUTH Authentication required."), counted=True)
+    assert said[-1][2]["error"] == ("ReplyError: NOAUTH Authentication required. (no password given: set "
+                                    "$CLUSTERGATE_REDIS_PASSWORD to this Redis's password)"), said[-1]
+
+
+def test_a_tools_refusal_by_an_acl_names_its_user_and_what_to_allow_never_the_password(redis_server, monkeypatch) -> None:
+    """A proof (or `positions`) whose redis.url names an ACL user Redis refuses a command it runs (NOPERM, which no
+    retry fixes either): said with the user, Redis's words and the fix, not as a refused password."""
+    from launcher.redis_conn import auth_refusal, connect
+    from launcher.topology import RedisConfig
+    redis_server.client().execute_command("ACL", "SETUSER", "proof", "on", ">opsfix-acl-pw", "~*", "+ping")
+    monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", "opsfix-acl-pw")
+    cfg = RedisConfig(url=f"redis://proof@127.0.0.1:{redis_server.port}/0", timeout_ms=1000)
+    client = connect(cfg)
+    try:
+        assert client.ping()
+        with pytest.raises(redis.exceptions.NoPermissionError) as refused:
+            client.hmget("quantum:portfolio:cluster_state", "updated_ts")
+    finally:
+        client.close()
+    said = auth_refusal(cfg, refused.value)
+    assert said.startswith(f"Redis at redis://proof@127.0.0.1:{redis_server.port}/0 refuses its user proof a "
+                           f"command of this one (NOPERM "), said
+    assert "hmget" in said and said.endswith("(ACL SETUSER), or name a user allowed it in redis.url"), said
+    assert "opsfix-acl-pw" not in said, said
