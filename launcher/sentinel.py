@@ -28,6 +28,8 @@ from typing import Any, Callable, Sequence
 
 import hiredis
 
+from launcher.stop_signals import signals_left_to_the_main_thread
+
 DEFAULT_MASTER = "clustergate"
 # A managed topology on one host: the sentinels listen at redis.port + this offset (+0, +1, +2).
 SENTINEL_PORT_OFFSET = 20000
@@ -291,7 +293,8 @@ class SentinelWatch:
         self._closed = threading.Event()
         self._thread = threading.Thread(target=_watch_forever, args=(weakref.ref(self), self._closed),
                                         name="sentinel-watch", daemon=True)
-        self._thread.start()
+        with signals_left_to_the_main_thread():  # a gate's or issuer's: its main thread takes their signals
+            self._thread.start()
 
     def _restart_in_child(self) -> None:
         if self._closed.is_set():

@@ -11251,6 +11251,27 @@ MUTATIONS: list[Mutation] = [
         '            f"decision is no longer kept (decision_ttl_s), so it cannot be given "',
         ("tests/test_gate_service.py::test_plan_id_expired_names_both_ways_its_decision_can_be_gone_not_a_ttl_expiry_"
          "alone",)),
+    Mutation(
+        "gate_sentinel_watch_thread_takes_the_signals_sent_to_the_actor",
+        "a gate's or issuer's SentinelWatch thread leaves the signals sent to the actor to its main thread, as the "
+        "metrics thread does: one it took reached the loop late (a SIGCONT: loop_stalled for a stop) - revstopflake",
+        "launcher/sentinel.py",
+        "        with signals_left_to_the_main_thread():  # a gate's or issuer's: its main thread takes their signals\n"
+        "            self._thread.start()\n",
+        "        self._thread.start()\n",
+        ("tests/test_signals_left_to_the_main_thread.py::test_the_gates_and_issuers_sentinel_watch_thread_leaves_the_"
+         "signals_sent_to_them_to_the_main_thread",)),
+    Mutation(
+        "signals_left_blocked_when_a_stop_handler_raises_in_the_block",
+        "the mask is read before every signal is blocked inside the try: a handler that raised in the blocking call "
+        "(a SIGTERM just before it) lost the mask it returned, and the thread kept every signal blocked - revstopflake",
+        "launcher/stop_signals.py",
+        "    previous = signal.pthread_sigmask(signal.SIG_BLOCK, ())\n    try:\n"
+        "        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - FAULT_SIGNALS)\n        yield\n",
+        "    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - FAULT_SIGNALS)\n    try:\n"
+        "        yield\n",
+        ("tests/test_signals_left_to_the_main_thread.py::test_a_stop_handler_that_raises_as_the_signals_are_blocked_does_"
+         "not_leave_the_main_thread_blocking_them",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
