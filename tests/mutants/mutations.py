@@ -11251,6 +11251,25 @@ MUTATIONS: list[Mutation] = [
         '            f"decision is no longer kept (decision_ttl_s), so it cannot be given "',
         ("tests/test_gate_service.py::test_plan_id_expired_names_both_ways_its_decision_can_be_gone_not_a_ttl_expiry_"
          "alone",)),
+    Mutation(
+        "password_refusal_keeps_its_first_words_when_redis_calls_for_another_fix",
+        "PasswordRefusalLog says nothing when Redis's refusal calls for another fix while it lasts (its password "
+        "removed: unset the variable), and reminds with the first words and fix - revopsfix",
+        "actors/runtime.py",
+        "        if self.since is None or has_no_password(error) != has_no_password(before):  # begun, or another fix:",
+        "        if self.since is None:",
+        ("tests/test_redis_password_refused.py::test_a_refusal_whose_words_change_is_said_again_with_the_new_fix_not_"
+         "reminded_with_the_first",
+         "tests/test_redis_password_refused.py::test_a_refusal_reminded_says_redis_s_latest_words_and_a_change_of_them_"
+         "at_once")),
+    Mutation(
+        "password_refusal_reminds_with_its_first_words",
+        "PasswordRefusalLog's reminder carries the refusal's first words, not Redis's latest - revopsfix",
+        "actors/runtime.py",
+        "        before, self.error = self.error, error  # (a reminder carries Redis's latest words)",
+        "        before, self.error = self.error, self.error or error",
+        ("tests/test_redis_password_refused.py::test_a_refusal_reminded_says_redis_s_latest_words_and_a_change_of_them_"
+         "at_once",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
