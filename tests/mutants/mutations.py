@@ -11270,6 +11270,15 @@ MUTATIONS: list[Mutation] = [
         "        before, self.error = self.error, self.error or error",
         ("tests/test_redis_password_refused.py::test_a_refusal_reminded_says_redis_s_latest_words_and_a_change_of_them_"
          "at_once",)),
+    Mutation(
+        "fallback_proof_stops_the_cluster_side_before_it_reads_redis",
+        "the fallback proof given a password Redis refuses stops and starts the live cluster side before its first "
+        "Redis read fails on the refusal - revopsfix",
+        "proofs/fallback.py",
+        "    p.poll(p.cluster_state_age_s, lambda _: True, 0)",
+        "    pass",
+        ("tests/test_proofs.py::test_a_fallback_proof_whose_password_redis_refuses_fails_before_it_stops_the_cluster_"
+         "side",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
