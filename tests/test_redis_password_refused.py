@@ -250,3 +250,26 @@ def test_a_refusal_reminded_says_redis_s_latest_words_and_a_change_of_them_at_on
     assert said[-1][1] == "redis_password_still_refused" and "this Redis has none" in said[-1][2]["error"], said
     assert (said[-1][2]["refused_for_s"], said[-1][2]["failed_writes"]) == (75.0, 4), said
     assert "revopsfix-secret" not in repr(said)
+
+
+def test_a_tools_refusal_of_a_key_by_an_acl_says_to_allow_the_key_not_the_command(redis_server, monkeypatch) -> None:
+    """revopsfix: an ACL user refused a key, not a command (`NOPERM this user has no permissions to access one of the
+    keys used as arguments`: its key patterns leave out the position snapshots, say) was told to `allow that user the
+    command`, which it has. The refusal says to allow the key, with a key pattern."""
+    from launcher.redis_conn import auth_refusal, connect
+    from launcher.topology import RedisConfig
+    redis_server.client().execute_command("ACL", "SETUSER", "proof", "on", ">revopsfix-acl-pw", "~quantum:portfolio:*",
+                                          "+@all")
+    monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", "revopsfix-acl-pw")
+    cfg = RedisConfig(url=f"redis://proof@127.0.0.1:{redis_server.port}/0", timeout_ms=1000)
+    client = connect(cfg)
+    try:
+        assert client.hmget("quantum:portfolio:cluster_state", "updated_ts") == [None]
+        with pytest.raises(redis.exceptions.NoPermissionError) as refused:
+            client.hget("quantum:position:snapshot:BTCUSDT", "position_amt")
+    finally:
+        client.close()
+    said = auth_refusal(cfg, refused.value)
+    assert said.startswith(f"Redis at redis://proof@127.0.0.1:{redis_server.port}/0 refuses its user proof a key "), said
+    assert "allow that user the command" not in said and "~" in said, said
+    assert said.endswith("or name a user allowed it in redis.url") and "revopsfix-acl-pw" not in said, said
