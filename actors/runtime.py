@@ -265,13 +265,19 @@ def refuses_the_password(exc: BaseException) -> bool:
     return password_refused(exc) or (redis_py is not None and isinstance(exc, redis_py.AuthenticationError))
 
 
+def has_no_password(refusal: str) -> bool:
+    """Whether Redis's refusal of a password (its words) says it has none: the fix is to give none, not another."""
+    return "without any password configured" in refusal
+
+
 class PasswordRefusalLog:
     """Redis refusing an actor's password (a wrong one, one rotated on the server, one given to a Redis without any,
     none to a Redis that needs one), which no retry fixes: said once when it starts (`redis_password_refused`, Redis's
-    words naming the variable, never the password), then at most every PASSWORD_REFUSAL_REMINDER_S
-    (`redis_password_still_refused`, with how long and how many of the counted calls failed), and once when Redis
-    takes a call again (`redis_password_accepted`), in place of the caller's own line for each failed call (one a
-    cadence: every second on the demo). Counting each failure in the metrics is the caller's; the lines count the
+    words naming the variable, never the password) and again when they call for another fix (Redis's password removed
+    while it lasts), then at most every PASSWORD_REFUSAL_REMINDER_S (`redis_password_still_refused`, with how long,
+    how many of the counted calls failed and Redis's latest words), and once when Redis takes a call again
+    (`redis_password_accepted`), in place of the caller's own line for each failed call (one a cadence: every second
+    on the demo). Counting each failure in the metrics is the caller's; the lines count the
     calls it marks counted, under the name `counted` (failed_writes: the state writer's and the buffer's)."""
 
     def __init__(self, log: EventLog, redis: Any, counted: str = "failed_writes",
@@ -290,12 +296,14 @@ class PasswordRefusalLog:
             return False
         now = self.clock()
         self.failed += counted
-        if self.since is None:
-            env = self.redis.password_env
-            self.since, self.said_at, self.error = now, now, error_text(exc)
-            if env and f"${env}" not in self.error:  # Redis's own words (NOAUTH to a call): the variable added
-                from launcher.resp import password_hint
-                self.error += password_hint(self.error, self.redis.password, env)
+        env, error = self.redis.password_env, error_text(exc)
+        if env and f"${env}" not in error:  # Redis's own words (NOAUTH to a call): the variable added
+            from launcher.resp import password_hint
+            error += password_hint(error, self.redis.password, env)
+        before, self.error = self.error, error  # (a reminder carries Redis's latest words)
+        if self.since is None or has_no_password(error) != has_no_password(before):  # begun, or another fix:
+            self.since = now if self.since is None else self.since  # (Redis's password removed while it lasts, or
+            self.said_at = now  # one set on a Redis that had none)
             self.log.error("redis_password_refused", error=self.error,
                            detail=f"Redis refuses the password this actor took from ${env}: no retry fixes it, every "
                                   f"call fails until ${env} holds the password Redis has (`clustergate up` passes it "

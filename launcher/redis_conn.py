@@ -195,11 +195,14 @@ def _check_forever(pool_ref: "weakref.ref[SentinelPrimaryPool]", closed: threadi
 
 
 def auth_refusal(cfg: RedisConfig, exc: Exception) -> str:
-    """What a tool says when Redis refuses its authentication (redis.AuthenticationError `exc`), or a command to its
-    user (redis.exceptions.NoPermissionError: an ACL's NOPERM): redis-py's words name its HELLO command, not what to
-    do. Never includes the password."""
+    """What a tool says when Redis refuses its authentication (redis.AuthenticationError `exc`), or a command or a key
+    to its user (redis.exceptions.NoPermissionError: an ACL's NOPERM): redis-py's words name its HELLO command, not
+    what to do. Never includes the password."""
     if isinstance(exc, redis.exceptions.NoPermissionError):  # (Redis's words name the command or key, no password)
         user = parse_redis_url(cfg.connection_url()).username or "default"
+        if "keys" in str(exc) or "a key" in str(exc):  # (its key patterns leave the key out: it has the command)
+            return (f"Redis at {cfg.connection_url()} refuses its user {user} a key of this command (NOPERM {exc}): "
+                    f"allow that user the key (ACL SETUSER, a ~pattern), or name a user allowed it in redis.url")
         return (f"Redis at {cfg.connection_url()} refuses its user {user} a command of this one (NOPERM {exc}): allow "
                 f"that user the command (ACL SETUSER), or name a user allowed it in redis.url")
     env = f"${cfg.password_env} (the topology's redis.password_env)"

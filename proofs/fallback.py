@@ -51,6 +51,8 @@ def stale_for_every_gate_s(p: Proof) -> float:
 def prove(p: Proof, args: argparse.Namespace) -> None:
     cluster_side = p.topo.actors_of_kind("clusterer") + p.topo.actors_of_kind("state_writer")
     p.require("topology has a cluster side", bool(cluster_side), cluster_side)
+    # One read of the state first: a refused password (no retry fixes it) fails the proof before it stops anything.
+    p.poll(p.cluster_state_age_s, lambda _: True, 0)
     if not p.topo.hosts:
         # A program already stopped (a price feed, a buffer) keeps the cluster side from recovering: the proof would
         # stop and start it, then fail on the recovery with nothing naming the cause. A program just (re)started is

@@ -572,6 +572,21 @@ def test_a_proof_whose_password_redis_refuses_fails_at_once_naming_the_variable_
     assert "opsfix-not-this-one" not in written and "opsfix-the-right-one" not in written, written
 
 
+def test_a_fallback_proof_whose_password_redis_refuses_fails_before_it_stops_the_cluster_side(
+        demo_system: Path, monkeypatch) -> None:
+    """revopsfix: the fallback proof given a password Redis refuses stopped the clusterer and the state writer (a
+    restart of the live cluster side), and only then, at its first Redis read, failed on the refusal and started them
+    again. No retry fixes a refusal: it fails before it stops anything, the programs' processes the ones it found."""
+    monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", "revopsfix-not-this-one")  # the demo's Redis has none
+    pids = {p["name"]: p["pid"] for p in Supervisor(Home(demo_system)).processes()}
+    code, printed = proof_here("fallback", demo_system)
+    assert code == 1, printed
+    assert failed_checks(demo_system, "fallback") == {"Redis accepts the proof's credentials"}, printed
+    assert "cluster side stopped" not in printed and "revopsfix-not-this-one" not in printed, printed
+    after = {p["name"]: (p["pid"], p["statename"]) for p in Supervisor(Home(demo_system)).processes()}
+    assert after == {name: (pid, "RUNNING") for name, pid in pids.items()}, (after, printed)
+
+
 def test_proofs_run_as_plain_scripts(demo_system: Path) -> None:
     result = subprocess.run([sys.executable, str(REPO / "proofs" / "readiness.py"), "--home", str(demo_system)],
                             capture_output=True, text=True, timeout=120)

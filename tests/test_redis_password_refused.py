@@ -190,3 +190,86 @@ def test_a_tools_refusal_by_an_acl_names_its_user_and_what_to_allow_never_the_pa
                            f"command of this one (NOPERM "), said
     assert "hmget" in said and said.endswith("(ACL SETUSER), or name a user allowed it in redis.url"), said
     assert "opsfix-acl-pw" not in said, said
+
+
+def test_a_refusal_whose_words_change_is_said_again_with_the_new_fix_not_reminded_with_the_first(secured_demo) -> None:
+    """revopsfix: the state writer refused its password (rotated on the server: WRONGPASS, `set it to this Redis's
+    password`), then Redis's password removed (`AUTH called without any password configured`: the fix is to unset
+    the variable) was silent, and each reminder a minute apart repeated the first words and fix for as long as it
+    lasted. Redis's new words are said at once, as a refusal of their own, and the reminders carry them."""
+    home, data = secured_demo.home, secured_demo.data
+    admin = redis.Redis(port=data["redis"]["port"], password=PASSWORD, socket_timeout=5)
+    port = data["actors"]["state_writer"]["metrics_port"]
+    wait_for(lambda: counter(port, "p27_updates_total") > 0, 60, "the state writer writing")
+    offset = home.log_of("state_writer").stat().st_size
+    failures = 'p27_fail_closed_total{reason="redis_unavailable"}'
+    try:
+        sign_in_again_refused(secured_demo, admin, ("state_writer",))
+        wait_for(lambda: events(log_since(home, "state_writer", offset), "redis_password_refused"), 30,
+                 "the state writer to say Redis refuses its password")
+        admin.config_set("requirepass", "")  # (this connection stays signed in)
+        before = counter(port, failures)
+        wait_for(lambda: counter(port, failures) - before >= 3, 30, "3 more failed writes")
+        lines = log_since(home, "state_writer", offset)
+    finally:
+        admin.config_set("requirepass", PASSWORD)
+    wait_for(lambda: events(log_since(home, "state_writer", offset), "redis_password_accepted"), 60,
+             "the state writer to say Redis takes its password again")
+    shown = "\n".join(lines)
+    refused = events(lines, "redis_password_refused")
+    assert len(refused) == 2, shown
+    assert "WRONGPASS" in refused[0] or "invalid username-password pair" in refused[0], shown
+    assert "without any password configured" in refused[1] and "this Redis has none" in refused[1], shown
+    assert PASSWORD not in shown and ROTATED not in shown, shown
+
+
+def test_a_refusal_reminded_says_redis_s_latest_words_and_a_change_of_them_at_once() -> None:
+    """revopsfix: PasswordRefusalLog kept the first refusal's words for its reminders; Redis's words changing (another
+    cause, another fix) went unsaid. A change is said at once, as `redis_password_refused` with Redis's new words; the
+    refusal goes on (its start, its counts); the same words again are not said again."""
+    from actors.runtime import PasswordRefusalLog
+    from launcher.resp import HandshakeRefused
+    said: list[tuple[str, str, dict]] = []
+    log = SimpleNamespace(**{name: (lambda name: lambda event, **fields: said.append((name, event, fields)))(name)
+                             for name in ("info", "warning", "error")})
+    now = [1000.0]
+    refusal = PasswordRefusalLog(log, SimpleNamespace(password="revopsfix-secret",
+                                                      password_env="CLUSTERGATE_REDIS_PASSWORD"), clock=lambda: now[0])
+    wrong = HandshakeRefused("handshake refused: WRONGPASS invalid username-password pair or user is disabled.")
+    none = HandshakeRefused("handshake refused: ERR AUTH <password> called without any password configured for the "
+                            "default user. Are you sure your configuration is correct?")
+    assert refusal.refused(wrong, counted=True)
+    now[0] = 1010.0
+    assert refusal.refused(none, counted=True)
+    now[0] = 1020.0
+    assert refusal.refused(none, counted=True)
+    assert [event for _, event, _ in said] == ["redis_password_refused", "redis_password_refused"], said
+    assert "this Redis has none" in said[1][2]["error"], said
+    now[0] = 1075.0
+    assert refusal.refused(none, counted=True)
+    assert said[-1][1] == "redis_password_still_refused" and "this Redis has none" in said[-1][2]["error"], said
+    assert (said[-1][2]["refused_for_s"], said[-1][2]["failed_writes"]) == (75.0, 4), said
+    assert "revopsfix-secret" not in repr(said)
+
+
+def test_a_tools_refusal_of_a_key_by_an_acl_says_to_allow_the_key_not_the_command(redis_server, monkeypatch) -> None:
+    """revopsfix: an ACL user refused a key, not a command (`NOPERM this user has no permissions to access one of the
+    keys used as arguments`: its key patterns leave out the position snapshots, say) was told to `allow that user the
+    command`, which it has. The refusal says to allow the key, with a key pattern."""
+    from launcher.redis_conn import auth_refusal, connect
+    from launcher.topology import RedisConfig
+    redis_server.client().execute_command("ACL", "SETUSER", "proof", "on", ">revopsfix-acl-pw", "~quantum:portfolio:*",
+                                          "+@all")
+    monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", "revopsfix-acl-pw")
+    cfg = RedisConfig(url=f"redis://proof@127.0.0.1:{redis_server.port}/0", timeout_ms=1000)
+    client = connect(cfg)
+    try:
+        assert client.hmget("quantum:portfolio:cluster_state", "updated_ts") == [None]
+        with pytest.raises(redis.exceptions.NoPermissionError) as refused:
+            client.hget("quantum:position:snapshot:BTCUSDT", "position_amt")
+    finally:
+        client.close()
+    said = auth_refusal(cfg, refused.value)
+    assert said.startswith(f"Redis at redis://proof@127.0.0.1:{redis_server.port}/0 refuses its user proof a key "), said
+    assert "allow that user the command" not in said and "~" in said, said
+    assert said.endswith("or name a user allowed it in redis.url") and "revopsfix-acl-pw" not in said, said

@@ -11272,6 +11272,43 @@ MUTATIONS: list[Mutation] = [
         "        yield\n",
         ("tests/test_signals_left_to_the_main_thread.py::test_a_stop_handler_that_raises_as_the_signals_are_blocked_does_"
          "not_leave_the_main_thread_blocking_them",)),
+    Mutation(
+        "password_refusal_keeps_its_first_words_when_redis_calls_for_another_fix",
+        "PasswordRefusalLog says nothing when Redis's refusal calls for another fix while it lasts (its password "
+        "removed: unset the variable), and reminds with the first words and fix - revopsfix",
+        "actors/runtime.py",
+        "        if self.since is None or has_no_password(error) != has_no_password(before):  # begun, or another fix:",
+        "        if self.since is None:",
+        ("tests/test_redis_password_refused.py::test_a_refusal_whose_words_change_is_said_again_with_the_new_fix_not_"
+         "reminded_with_the_first",
+         "tests/test_redis_password_refused.py::test_a_refusal_reminded_says_redis_s_latest_words_and_a_change_of_them_"
+         "at_once")),
+    Mutation(
+        "password_refusal_reminds_with_its_first_words",
+        "PasswordRefusalLog's reminder carries the refusal's first words, not Redis's latest - revopsfix",
+        "actors/runtime.py",
+        "        before, self.error = self.error, error  # (a reminder carries Redis's latest words)",
+        "        before, self.error = self.error, self.error or error",
+        ("tests/test_redis_password_refused.py::test_a_refusal_reminded_says_redis_s_latest_words_and_a_change_of_them_"
+         "at_once",)),
+    Mutation(
+        "fallback_proof_stops_the_cluster_side_before_it_reads_redis",
+        "the fallback proof given a password Redis refuses stops and starts the live cluster side before its first "
+        "Redis read fails on the refusal - revopsfix",
+        "proofs/fallback.py",
+        "    p.poll(p.cluster_state_age_s, lambda _: True, 0)",
+        "    pass",
+        ("tests/test_proofs.py::test_a_fallback_proof_whose_password_redis_refuses_fails_before_it_stops_the_cluster_"
+         "side",)),
+    Mutation(
+        "tools_tell_an_acl_user_refused_a_key_to_allow_the_command",
+        "a tool's refusal of an ACL's NOPERM for a key (its key patterns leave it out) tells to allow the user the "
+        "command, which it has - revopsfix",
+        "launcher/redis_conn.py",
+        '        if "keys" in str(exc) or "a key" in str(exc):  # (its key patterns leave the key out: it has the command)',
+        "        if False:",
+        ("tests/test_redis_password_refused.py::test_a_tools_refusal_of_a_key_by_an_acl_says_to_allow_the_key_not_the_"
+         "command",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
