@@ -28,7 +28,7 @@ def test_the_gates_and_issuers_sentinel_watch_thread_leaves_the_signals_sent_to_
 
 
 LEAK_PROBE = textwrap.dedent('''
-    import gc, os, signal, sys, threading, time
+    import _signal, gc, os, signal, sys, threading, time
     from launcher.stop_signals import signals_left_to_the_main_thread
 
     class Stop(Exception):
@@ -62,9 +62,10 @@ LEAK_PROBE = textwrap.dedent('''
         # Once the Stop is handled: one raised in contextlib's __exit__ before the generator's finally ran keeps the
         # block until the exception (its traceback holds the context manager) is let go, when the generator closes.
         gc.collect()  # and the handler's frame, which names the frame it interrupted, lets that go with a cycle
-        if signal.SIGCONT in signal.pthread_sigmask(signal.SIG_BLOCK, ()):  # this probe's own code is never raised into
+        # _signal's (C): the handler raises into any Python frame not this probe's, signal.pthread_sigmask's among them
+        if signal.SIGCONT in _signal.pthread_sigmask(signal.SIG_BLOCK, ()):
             left_blocked += 1
-            signal.pthread_sigmask(signal.SIG_SETMASK, ())
+            _signal.pthread_sigmask(signal.SIG_SETMASK, ())
     print(raised, left_blocked)
 ''')
 
