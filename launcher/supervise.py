@@ -1388,7 +1388,7 @@ def _held_by_others(sup: Supervisor, topo: Topology, home: Home, info: dict[str,
             problem = None if pid else endpoint_problem_now(endpoint)
             # In use while the program had no process at the read: it may have been started since and bound it itself
             # (its process is then known to supervisord before it binds anything); judged at the next poll if so.
-            if problem is not None and not _has_a_process_now(sup, info["name"]):
+            if problem is not None and not _pid_now(sup, info["name"]):
                 said.append(f"{where}: {endpoint + ' ' if problem.startswith('is ') else ''}{problem}")
             continue
         # Its process at the read, or its process now: supervisord may have started it (again) since, as another pid.
@@ -1418,20 +1418,18 @@ def _own_program_of(sup: Supervisor, pid: int) -> str | None:
     return next((programs[p] for p in _pid_and_parents(pid) if p in programs), None)
 
 
-def _has_a_process_now(sup: Supervisor, name: str) -> bool:
-    """Whether supervisord, asked again, runs a process for the program (started since it was read with none)."""
+def _pid_now(sup: Supervisor, name: str) -> int:
+    """The program's process as supervisord says it now (started since it was read, or started again as another pid);
+    0 for none, or when supervisord does not answer."""
     try:
-        return bool(sup.api.getProcessInfo(name)["pid"])
+        return sup.api.getProcessInfo(name)["pid"] or 0
     except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException):
-        return False
+        return 0
 
 
 def _now_holds(sup: Supervisor, name: str, holders: list[int]) -> bool:
     """Whether the program's process now (supervisord asked again) is one of `holders` or a parent of one."""
-    try:
-        pid = sup.api.getProcessInfo(name)["pid"]
-    except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException):
-        return False
+    pid = _pid_now(sup, name)
     return bool(pid) and any(pid in _pid_and_parents(holder) for holder in holders)
 
 

@@ -11120,7 +11120,7 @@ MUTATIONS: list[Mutation] = [
         "read with no process runs one now: a gate restarted and bound between the read of /proc and the probe was "
         "refused as held by another process (CI under load, 1 run in 3 beside two busy loops)",
         "launcher/supervise.py",
-        "            if problem is not None and not _has_a_process_now(sup, info[\"name\"]):",
+        "            if problem is not None and not _pid_now(sup, info[\"name\"]):",
         "            if problem is not None:",
         ("tests/test_launcher.py::test_up_does_not_blame_a_program_seen_in_backoff_for_a_port_it_bound_after_the_read_"
          "and_before_the_probe",)),
