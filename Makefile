@@ -30,7 +30,7 @@ demo: $(STAMP)
 
 # pytest rewrites the asserts of every test module it imports, and keeps the result beside the bytecode
 # (tests/__pycache__/*-pytest-*.pyc) only when Python may write bytecode: with PYTHONDONTWRITEBYTECODE set each of
-# make test's six workers, each collecting every file, rewrote all of them, about 5 s of CPU a worker (collection 6.5 s
+# make test's workers, each collecting every file, rewrote all of them, about 5 s of CPU a worker (collection 6.5 s
 # of CPU, 1.6 s with the rewritten files kept). One collection with bytecode writing allowed keeps them (only files
 # changed since are rewritten); its failures are the run's to report.
 rewritten-tests:
@@ -41,7 +41,7 @@ test: $(STAMP)
 	bash .ci/install-cc
 	$(BYTECODE)
 	@$(MAKE) --no-print-directory rewritten-tests
-	$(BIN)/python -m pytest -q -n 6 --dist loadfile --no-loadscope-reorder --durations=25  # six workers on 2 cores, one file each: most tests wait on real processes; with four the cores stood idle 15% of a run (/proc/stat), with six 4%, and a run took 919 s where four took 1,038 s (session 36, AMD EPYC); files handed out in tests/conftest.py's order, the longest first (xdist's own order, most tests first, left them last); the 25 slowest named at the end
+	$(BIN)/python -m pytest -q -n 8 --dist loadfile --no-loadscope-reorder --durations=25  # eight workers on 2 cores, one file each: most tests wait on real processes; with six the cores stood idle 16% of a run (/proc/stat, session 45, Intel Xeon), with eight 5%, and a run took 865 s where six took 915-960 s; files handed out in tests/conftest.py's order, the longest first (xdist's own order, most tests first, left them last); the 25 slowest named at the end
 
 # Not part of `make test`: break the product one curated mutation at a time (tests/mutants/mutations.py)
 # in a scratch copy and check the tests meant to catch each break fail; exits 1 if one survives.

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -56,6 +57,23 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     their order. The same order on every xdist worker, so the scheduler can match them."""
     seconds = measured_file_seconds()
     items.sort(key=lambda item: -seconds.get(item.path.name, float("inf")))
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@pytest.fixture(autouse=True)
+def stop_signal_handlers_as_the_worker_had_them():
+    """Each test starts with this process's stop-signal handlers as they were before it. A test that runs `clustergate`
+    in this process (launcher.cli.main) leaves SIGINT at SIG_DFL, as the command does once it has answered; the next
+    test in the same xdist worker then ran with a SIGINT that ends the process: the in-process client test that sends
+    itself a SIGINT killed its pytest worker whenever such a test had run there before it (reproduced with the two
+    alone, one worker)."""
+    before = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    yield
+    for signum, handler in before.items():
+        if handler is not None and signal.getsignal(signum) is not handler:
+            signal.signal(signum, handler)
 
 
 @pytest.fixture

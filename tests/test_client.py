@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import zmq
@@ -84,10 +85,16 @@ def test_a_request_interrupted_while_waiting_for_its_reply_leaves_the_client_usa
         ctx.term()
 
 
-def silent_server(ctx: zmq.Context) -> tuple[str, zmq.Socket]:
-    """A ROUTER that takes requests and never answers, as a stalled gate."""
+def silent_server(ctx: zmq.Context, ipc_dir: Path | None = None) -> tuple[str, zmq.Socket]:
+    """A ROUTER that takes requests and never answers, as a stalled gate. On a random TCP port by default; in ipc_dir,
+    an endpoint no other process can know, where what it receives must come from this test: another test's client
+    still reconnecting to a port it once used can reach a random TCP port and send there."""
     sock = ctx.socket(zmq.ROUTER)
     sock.setsockopt(zmq.LINGER, 0)
+    if ipc_dir is not None:
+        endpoint = f"ipc://{ipc_dir / 'silent-gate.sock'}"
+        sock.bind(endpoint)
+        return endpoint, sock
     port = sock.bind_to_random_port("tcp://127.0.0.1")
     return f"tcp://127.0.0.1:{port}", sock
 
@@ -1097,7 +1104,7 @@ def test_a_gate_endpoint_on_every_interface_is_refused_as_a_client_cannot_connec
                                                ("SIGTERM", "close", "SIGHUP"),
                                                ("no answer in time", "_hold_further_signals", "SIGTERM")])
 def test_a_second_stop_signal_at_the_worst_moment_still_names_the_plan_id_and_the_first_ones_exit(first, at, second,
-                                                                                                   capsys):
+                                                                                                   capsys, tmp_path):
     # Two stop signals sent at once (a terminal's SIGHUP, a supervisor's SIGTERM; or a Ctrl-C): the second can arrive
     # in the except clause before _hold_further_signals ignored it (its Terminated, or KeyboardInterrupt, raised out of
     # cmd_propose: the plan_id line lost, a traceback), or nested in the first's handler before it raised, or in the
@@ -1110,7 +1117,7 @@ def test_a_second_stop_signal_at_the_worst_moment_still_names_the_plan_id_and_th
     from launcher import client as client_module
     from launcher.cli import build_parser
     ctx = zmq.Context()
-    endpoint, gate = silent_server(ctx)
+    endpoint, gate = silent_server(ctx, tmp_path)  # what reaches it is this test's proposal: it sends SIGTERM then
     target = (getattr(client_module, at, None) or getattr(client_module.GateClient, at)).__code__
     sent: list[int] = []
 
@@ -1129,6 +1136,9 @@ def test_a_second_stop_signal_at_the_worst_moment_still_names_the_plan_id_and_th
     args = build_parser("propose").parse_args(["propose", "--symbol", "ETHUSDT", "--action", "PARTIAL_50",
                                                "--endpoint", endpoint, "--timeout-ms", timeout_ms, "--retries", "0"])
     before = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as Python starts a `clustergate` process
+    expected = {**before, signal.SIGINT: signal.default_int_handler}
+    after = None
     sender = threading.Thread(target=first_signal_once_the_gate_has_it)
     sender.start()
     try:
@@ -1139,6 +1149,7 @@ def test_a_second_stop_signal_at_the_worst_moment_still_names_the_plan_id_and_th
             code = f"{exc!r} raised out of cmd_propose"
         finally:
             sys.setprofile(None)
+            after = {signum: signal.getsignal(signum) for signum in before}
     finally:
         sender.join(30)
         gate.close(linger=0)
@@ -1149,4 +1160,4 @@ def test_a_second_stop_signal_at_the_worst_moment_still_names_the_plan_id_and_th
     assert sent, "the second signal was never sent"
     assert code == (128 + signal.SIGTERM if first == "SIGTERM" else 1), (code, stderr)
     assert "plan_id " in stderr and ("terminated by SIGTERM" in stderr) == (first == "SIGTERM"), stderr
-    assert {signum: signal.getsignal(signum) for signum in before} == before  # restored: none left ignored
+    assert after == expected  # cmd_propose put back every handler it found: none left held

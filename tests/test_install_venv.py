@@ -66,7 +66,7 @@ def test_make_install_stops_before_making_a_venv_with_a_python_that_cannot(tmp_p
 
 def test_make_keeps_the_test_modules_rewritten_asserts_for_the_workers_under_pythondontwritebytecode(tmp_path: Path):
     """testspeed: with PYTHONDONTWRITEBYTECODE set (our machines), pytest kept no rewritten test module, so each of
-    make test's six workers, each collecting every file, rewrote the asserts of all of them: about 5 s of CPU a worker.
+    make test's workers, each collecting every file, rewrote the asserts of all of them: about 5 s of CPU a worker.
     `make rewritten-tests` (run by `make test` before the run) keeps them in tests/__pycache__ for the workers."""
     if shutil.which("make") is None:
         raise AssertionError("make is not on PATH: `make test` itself needs it")
@@ -85,7 +85,7 @@ def test_make_keeps_the_test_modules_rewritten_asserts_for_the_workers_under_pyt
     planned = subprocess.run(["make", "-n", "test"], cwd=checkout, capture_output=True, text=True, timeout=120,
                              env=env).stdout.splitlines()  # -n: printed, not run
     keeps = [i for i, line in enumerate(planned) if "--collect-only" in line]
-    runs = [i for i, line in enumerate(planned) if " -n 6 " in line]
+    runs = [i for i, line in enumerate(planned) if " -n 8 " in line]
     assert keeps and runs and keeps[0] < runs[0], planned
 
 

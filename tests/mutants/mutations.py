@@ -11319,6 +11319,21 @@ MUTATIONS: list[Mutation] = [
         "        signal.pthread_sigmask(signal.SIG_SETMASK, previous)\n",
         ("tests/test_signals_left_to_the_main_thread.py::test_a_stop_handler_that_raises_as_the_signals_are_blocked_does_"
          "not_leave_the_main_thread_blocking_them",)),
+    Mutation(
+        "propose_leaves_sigint_held_after_a_stop",
+        "clustergate propose puts back every stop-signal handler it found once a stop ended it (a Ctrl-C held, ignored, "
+        "after the command would be lost to an embedding caller); the test's check of it ran after the test's own "
+        "restore and could not fail",
+        "launcher/client.py",
+        "        for signum, handler in previous.items():\n"
+        "            signal.signal(signum, handler)\n"
+        "    if is_fault_hold(reply):\n",
+        "        for signum, handler in previous.items():\n"
+        "            if signum != signal.SIGINT:\n"
+        "                signal.signal(signum, handler)\n"
+        "    if is_fault_hold(reply):\n",
+        ("tests/test_client.py::test_a_second_stop_signal_at_the_worst_moment_still_names_the_plan_id_and_the_first_"
+         "ones_exit",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
