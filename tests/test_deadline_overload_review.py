@@ -224,12 +224,15 @@ def stepped_host_clock(tmp_path, monkeypatch):
 @pytest.fixture
 def stepped_slow_p26(tmp_path, redis_server, monkeypatch):
     """Gate and permit issuer on one host whose wall clock the test steps (tests/skewed_clock: the seconds in
-    `system.step_file`), an external redis-server not stepped, skew 0, and a gate that waits 4 s for its issuer
-    (its own deadline for the write: 2 s after its decision, well after a client's short deadline)."""
+    `system.step_file`), an external redis-server not stepped, skew 0, and a gate that waits 20 s for its issuer
+    (its own deadline for the write: 10 s after its decision, well after a client's short deadline). With 4 s (2 s)
+    the issuer, stopped until the client's deadline (0.9 s) had passed, was resumed past the gate's own in a loaded run
+    (the test's process starved: stopped 2.5 s): it refused the gate's deadline first, and the gate's answer was its
+    fault HOLD, not the client's `expired`."""
     step_file = stepped_host_clock(tmp_path, monkeypatch)
     r = redis_server.client()
     write_book(r)
-    system = P26(tmp_path / "p26", redis_server.url, gate_settings={"deadline_skew_ms": 0, "permit_timeout_ms": 4000})
+    system = P26(tmp_path / "p26", redis_server.url, gate_settings={"deadline_skew_ms": 0, "permit_timeout_ms": 20000})
     try:
         system.start()
         system.redis, system.step_file = r, step_file
