@@ -695,9 +695,11 @@ def test_after_overload_backoffs_the_last_attempt_waits_only_what_is_left_of_the
 
 
 def test_a_gate_that_stays_overloaded_gets_the_overloaded_reply_back_within_the_call_budget() -> None:
+    # Each attempt waits 300 ms x DEADLINE_SCALE: with 300 ms, a loaded CI run starved the scripted gate's thread past
+    # the first attempt's wait, and the client rightly ended in "outcome unknown" (that attempt may have been decided).
     gate = ScriptedGate([OVERLOADED])
     try:
-        with GateClient(gate.endpoint, timeout_ms=300, retries=1) as client:
+        with GateClient(gate.endpoint, timeout_ms=int(300 * DEADLINE_SCALE), retries=1) as client:
             reply = client.propose("ETHUSDT", "HOLD", plan_id="q")
     finally:
         gate.close()

@@ -11334,6 +11334,15 @@ MUTATIONS: list[Mutation] = [
         "    if is_fault_hold(reply):\n",
         ("tests/test_client.py::test_a_second_stop_signal_at_the_worst_moment_still_names_the_plan_id_and_the_first_"
          "ones_exit",)),
+    Mutation(
+        "client_does_not_back_off_from_an_overloaded_gate",
+        "GateClient backs off (jittered, doubling) between rounds of `overloaded` answers instead of asking again at once "
+        "for the whole call's budget (issue 14: the client backs off)",
+        "launcher/client.py",
+        "            pause_s = _JITTER.uniform(0.5, 1.0) * backoff_ms / 1000.0\n",
+        "            pause_s = 0.0\n",
+        ("tests/test_gate_deadlines.py::test_a_gate_that_stays_overloaded_gets_the_overloaded_reply_back_within_the_call_"
+         "budget",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
