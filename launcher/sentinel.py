@@ -249,6 +249,7 @@ def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s
     said: list[str] = []
     refused: set[tuple[str, int]] = set()
     password_refused: PasswordRefused | None = None  # the first refusal met, a primary's before a sentinel's
+    failing_over = False  # a sentinel named a server that is down or not a primary: a failover in progress
     for i, sentinel in enumerate(list(sentinels)):
         try:
             replies = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "get-master-addr-by-name", master)],
@@ -277,12 +278,14 @@ def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s
         except OSError as exc:
             said.append(f"{place_text(sentinel)} named {place_text(primary)}, which did not answer "
                         f"({type(exc).__name__})")
+            failing_over = True
             continue
         role, words = replies[-1], _password_refusal(replies)
         if words is not None and (password_refused is None or password_refused.by_sentinel):
             password_refused = PasswordRefused("", words=words, by_sentinel=False, where=(
                 f"{place_text(primary)}, the primary the sentinel {place_text(sentinel)} names"))
         if isinstance(role, _Refused) or not role or role[0] != "master":
+            failing_over = failing_over or words is None
             said.append(f"{place_text(sentinel)} named {place_text(primary)}, whose ROLE is "
                         f"{role[0] if isinstance(role, list) and role else role}")
             continue
@@ -290,7 +293,12 @@ def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s
             to_front(sentinels, sentinel)
         return primary
     message = f"no primary for {master!r}: " + "; ".join(said)
-    if password_refused is not None:  # no retry finds one: said as the refusal it is
+    # A refusal is said as the refusal it is (no retry finds a primary) only when no sentinel named a server that is
+    # down or not a primary: with a failover in progress (the primary killed, the sentinels not yet agreed), one
+    # sentinel's requirepass (not the others') or a refusing server one stale sentinel names is not why none was found,
+    # and the failover's end finds one (revopsauth: opsauth said `the sentinels refuse this command`, a proof failed
+    # at once, while the other sentinels named the killed primary).
+    if password_refused is not None and not failing_over:
         raise PasswordRefused(message, words=password_refused.words, where=password_refused.where,
                               by_sentinel=password_refused.by_sentinel)
     raise NoPrimary(message)

@@ -185,3 +185,48 @@ def test_the_buffer_under_sentinel_says_a_password_the_primary_refuses_once_not_
     refused = [line for line in log.splitlines() if "event=redis_password_refused" in line]
     assert len(refused) == 1 and "$DESK_REDIS_PASSWORD" in refused[0], log
     assert "event=history_not_loaded" not in log and WRONG not in log, log
+
+
+def test_a_failover_in_progress_with_one_sentinel_refusing_is_no_primary_not_a_refusal(tmp_path: Path,
+                                                                                       monkeypatch) -> None:
+    """revopsauth: one sentinel of three requires a password the others do not (the clients give none), the primary
+    killed, the sentinels not yet agreed (down-after 10 s). opsauth took the sentinel's NOAUTH for the reason no primary
+    was found: `handshake refused by the sentinel ...`, redis-py's SentinelsRefused, a proof's `Redis's sentinels (all
+    three) refuse this command` at once, though the same clients found the primary before the kill and find the
+    promoted one after it, with no password changed. The two sentinels that answered named a server that is down: a
+    failover in progress, a connection error, retried."""
+    from actors.runtime import refuses_the_password
+    from launcher.redis_conn import connect
+    from launcher.sentinel import NoPrimary, PasswordRefused, _exchange, discover_primary
+    from launcher.sentinel_harness import MASTER as SET_MASTER
+    from sentinel_helpers import SentinelSet
+    monkeypatch.delenv("CLUSTERGATE_REDIS_PASSWORD", raising=False)
+    s = SentinelSet(tmp_path / "set", down_after_ms=10000, failover_timeout_ms=20000).start()
+    try:
+        s.kill("sentinel-0")
+        conf = tmp_path / "set" / "sentinel-0" / "sentinel.conf"
+        conf.write_text(conf.read_text().replace("user default on nopass", "user default on >sentinel-0-alone"))
+        s.start_sentinel(0)
+        sentinels = [("127.0.0.1", p) for p in s.sentinel_ports]
+        wait_for(lambda: "NOAUTH" in str(_exchange(("127.0.0.1", s.sentinel_ports[0]), [("PING",)], 1.0)[0]), 10,
+                 "sentinel 0 to require its password")
+        assert discover_primary(list(sentinels), SET_MASTER, timeout_s=0.5) == ("127.0.0.1", s.server_ports[0])
+        s.kill("server-0")
+        with pytest.raises(NoPrimary) as found:
+            discover_primary(list(sentinels), SET_MASTER, timeout_s=0.5)
+        assert not isinstance(found.value, PasswordRefused), found.value
+        assert "did not answer" in str(found.value), found.value
+        own = refused_ping(RespClient.from_config(s.config()))
+        assert not isinstance(own, HandshakeRefused) and not refuses_the_password(own), repr(own)
+        client = connect(s.config())
+        try:
+            with pytest.raises(redis.RedisError) as py:
+                client.ping()
+        finally:
+            client.close()
+        assert type(py.value) is redis.ConnectionError and not refuses_the_password(py.value), repr(py.value)
+        for i in (1, 2):  # (still within the failover's window: none was made yet)
+            assert int(s.sentinel(i).execute_command("SENTINEL", "get-master-addr-by-name", SET_MASTER)[1]) == \
+                s.server_ports[0]
+    finally:
+        s.stop()

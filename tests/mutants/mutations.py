@@ -11340,7 +11340,7 @@ MUTATIONS: list[Mutation] = [
         "as `no primary`, a connection error: the buffer logs it every cadence, not redis_password_refused once, and "
         "a proof polls it until its warm-up timeout - opsauth",
         "launcher/sentinel.py",
-        "    if password_refused is not None:  # no retry finds one: said as the refusal it is",
+        "    if password_refused is not None and not failing_over:",
         "    if False:",
         ("tests/test_sentinel_password_refused.py::test_a_password_the_primary_refuses_under_sentinel_is_a_refusal_"
          "not_no_primary",
@@ -11365,7 +11365,16 @@ MUTATIONS: list[Mutation] = [
         "    except redis.exceptions.NoPermissionError as exc:  # (a ResponseError, but no word on the snapshot)\n"
         "        raise type(exc)(f\"{exc}: {key}\") from None\n",
         "",
-        ("tests/test_proofs.py::test_the_readiness_proof_fails_on_a_snapshot_read_an_acl_refuses_naming_the_key",)),
+        ("tests/test_proofs.py::test_the_readiness_proof_fails_on_a_snapshot_read_an_acl_refuses_naming_the_key",)),    Mutation(
+        "sentinel_discovery_takes_a_failover_in_progress_for_a_refused_password",
+        "under Sentinel, a password one sentinel refuses (its requirepass, not the others') ends discovery as a "
+        "refused password while the other sentinels name a primary that is down (a failover in progress): the "
+        "actors say `handshake refused by the sentinel`, a proof fails at once `Redis's sentinels refuse` - revopsauth",
+        "launcher/sentinel.py",
+        "    if password_refused is not None and not failing_over:",
+        "    if password_refused is not None:",
+        ("tests/test_sentinel_password_refused.py::test_a_failover_in_progress_with_one_sentinel_refusing_is_no_"
+         "primary_not_a_refusal",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
