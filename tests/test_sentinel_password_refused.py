@@ -230,3 +230,46 @@ def test_a_failover_in_progress_with_one_sentinel_refusing_is_no_primary_not_a_r
                 s.server_ports[0]
     finally:
         s.stop()
+
+
+def test_a_sentinel_naming_a_replica_beside_one_refusing_is_no_primary_not_a_refusal(tmp_path: Path) -> None:
+    """revopsauth: the sentinels disagree: one names a server that answers ROLE slave (a primary demoted by a failover
+    it has not heard of), the other requires a password the client does not give. Which primary the second would name
+    is unknown; the first's word is a failover in progress: a connection error, retried, not `the sentinels refuse`."""
+    from launcher.sentinel import NoPrimary, PasswordRefused, discover_primary
+    primary_port, replica_port, stale_port, guarded_port = free_port(), free_port(), free_port(), free_port()
+    procs: list[subprocess.Popen] = []
+
+    def start(*argv: str) -> None:
+        procs.append(subprocess.Popen([find_redis_server(), *argv], stdout=subprocess.DEVNULL))
+
+    try:
+        for port, more in ((primary_port, []), (replica_port, ["--replicaof", "127.0.0.1", str(primary_port)])):
+            start("--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path), "--save", "", *more)
+        for name, port, monitored, extra in (("stale", stale_port, replica_port, ""),
+                                             ("guarded", guarded_port, primary_port, "requirepass sentinel-only\n")):
+            conf = tmp_path / f"{name}.conf"
+            conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\nsentinel monitor {MASTER} 127.0.0.1 "
+                            f"{monitored} 1\nsentinel down-after-milliseconds {MASTER} 60000\n{extra}")
+            start(str(conf), "--sentinel")
+        wait_for(lambda: _ask(stale_port, ("SENTINEL", "get-master-addr-by-name", MASTER)) == ["127.0.0.1",
+                                                                                              str(replica_port)],
+                 10, "the stale sentinel")
+        wait_for(lambda: "NOAUTH" in str(_ask(guarded_port, ("PING",))), 10, "the guarded sentinel")
+        wait_for(lambda: (_ask(replica_port, ("ROLE",)) or [""])[0] == "slave", 10, "the replica")
+        with pytest.raises(NoPrimary) as found:
+            discover_primary([("127.0.0.1", stale_port), ("127.0.0.1", guarded_port)], MASTER, timeout_s=0.5)
+        assert not isinstance(found.value, PasswordRefused), found.value
+        assert "whose ROLE is slave" in str(found.value), found.value
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(5)
+
+
+def _ask(port: int, command: tuple) -> object:
+    from launcher.sentinel import _exchange
+    try:
+        return _exchange(("127.0.0.1", port), [command], 1.0)[0]
+    except OSError:
+        return None

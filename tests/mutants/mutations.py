@@ -11374,6 +11374,15 @@ MUTATIONS: list[Mutation] = [
         "    if password_refused is not None and not failing_over:",
         "    if password_refused is not None:",
         ("tests/test_sentinel_password_refused.py::test_a_failover_in_progress_with_one_sentinel_refusing_is_no_"
+         "primary_not_a_refusal",)),    Mutation(
+        "sentinel_discovery_takes_a_sentinel_naming_a_replica_for_no_evidence_of_a_failover",
+        "under Sentinel, one sentinel naming a server that answers ROLE slave (a failover it has not heard of) beside "
+        "one that refuses the password ends discovery as the sentinels' refusal, not a failover in progress - "
+        "revopsauth",
+        "launcher/sentinel.py",
+        "            failing_over = failing_over or words is None\n",
+        "",
+        ("tests/test_sentinel_password_refused.py::test_a_sentinel_naming_a_replica_beside_one_refusing_is_no_"
          "primary_not_a_refusal",)),
 ]
 
