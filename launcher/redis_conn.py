@@ -56,7 +56,9 @@ def connect_as_the_actors_authenticate(password_env: str | None) -> Callable[[An
 
 
 class SentinelsRefused(redis.AuthenticationError):
-    """The sentinels (not the primary) refused the password (their requirepass): auth_refusal says it as theirs."""
+    """The sentinels (not the primary) refused the password (their requirepass): auth_refusal says it as theirs,
+    naming those of `sentinels` (HOST:PORT), not every one configured (those down refused nothing)."""
+    sentinels: tuple[str, ...] = ()
 
 
 class SentinelPrimaryConnection(redis.Connection):
@@ -76,7 +78,11 @@ class SentinelPrimaryConnection(redis.Connection):
                                                     or 0.25, password=self.password, username=self.username)
         except PasswordRefused as exc:
             said = f"{exc.words} (said by {exc.where}){password_hint(exc.words, self.password, self.password_env)}"
-            raise (SentinelsRefused if exc.by_sentinel else redis.AuthenticationError)(said) from None
+            if not exc.by_sentinel:
+                raise redis.AuthenticationError(said) from None
+            refused = SentinelsRefused(said)
+            refused.sentinels = exc.sentinels
+            raise refused from None
         except NoPrimary as exc:
             raise redis.ConnectionError(str(exc)) from None
         return super()._connect()
@@ -220,7 +226,7 @@ def auth_refusal(cfg: RedisConfig, exc: Exception) -> str:
     env = f"${cfg.password_env} (the topology's redis.password_env)"
     if isinstance(exc, SentinelsRefused):
         assert cfg.sentinel is not None
-        who = ", ".join(cfg.sentinel.sentinels)
+        who = ", ".join(exc.sentinels or cfg.sentinel.sentinels)
         if not cfg.password:
             return (f"Redis's sentinels ({who}) refuse this command, which gave no password: set {env} as the "
                     f"system has it")

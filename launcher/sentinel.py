@@ -42,11 +42,12 @@ class NoPrimary(Exception):
 class PasswordRefused(NoPrimary):
     """NoPrimary because the password was refused (NOAUTH, WRONGPASS), by the primary a sentinel named (`by_sentinel`
     False) or by the sentinels: no retry fixes it, where a primary not found or not answering (a failover in progress)
-    is retried. `words`: Redis's refusal (its AUTH's when it was sent and refused); `where`: who said it."""
+    is retried. `words`: Redis's refusal (its AUTH's when it was sent and refused); `where`: who said it;
+    `sentinels`: the sentinels that refused it (HOST:PORT), none when they did not."""
 
-    def __init__(self, message: str, *, words: str, where: str, by_sentinel: bool):
+    def __init__(self, message: str, *, words: str, where: str, by_sentinel: bool, sentinels: tuple[str, ...] = ()):
         super().__init__(message)
-        self.words, self.where, self.by_sentinel = words, where, by_sentinel
+        self.words, self.where, self.by_sentinel, self.sentinels = words, where, by_sentinel, sentinels
 
 
 class _Refused(Exception):
@@ -250,6 +251,7 @@ def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s
     refused: set[tuple[str, int]] = set()
     password_refused: PasswordRefused | None = None  # the first refusal met, a primary's before a sentinel's
     failing_over = False  # a sentinel named a server that is down or not a primary: a failover in progress
+    refusing: list[str] = []  # the sentinels that refused the password
     for i, sentinel in enumerate(list(sentinels)):
         try:
             replies = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "get-master-addr-by-name", master)],
@@ -259,6 +261,8 @@ def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s
             continue
         answer = replies[-1]
         words = _password_refusal(replies)
+        if words is not None:
+            refusing.append(place_text(sentinel))
         if words is not None and password_refused is None:
             password_refused = PasswordRefused("", words=words, where=f"the sentinel {place_text(sentinel)}",
                                                by_sentinel=True)
@@ -300,7 +304,7 @@ def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s
     # at once, while the other sentinels named the killed primary).
     if password_refused is not None and not failing_over:
         raise PasswordRefused(message, words=password_refused.words, where=password_refused.where,
-                              by_sentinel=password_refused.by_sentinel)
+                              by_sentinel=password_refused.by_sentinel, sentinels=tuple(refusing))
     raise NoPrimary(message)
 
 

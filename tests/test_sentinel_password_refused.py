@@ -273,3 +273,20 @@ def _ask(port: int, command: tuple) -> object:
         return _exchange(("127.0.0.1", port), [command], 1.0)[0]
     except OSError:
         return None
+
+
+def test_the_proofs_sentence_names_the_sentinels_that_refused_not_those_that_are_down(all_guarded,
+                                                                                       monkeypatch) -> None:
+    """revopsauth: three sentinels configured, two of them down, the third refusing the password: the proofs' (and
+    `positions`', `backfill`'s) sentence said `Redis's sentinels (A, B, C) refuse the password`, every configured
+    sentinel, sending the operator to the requirepass of two sentinels that are down and refused nothing."""
+    from launcher.redis_conn import auth_refusal
+    monkeypatch.setenv("DESK_REDIS_PASSWORD", WRONG)
+    down = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+    guarded = f"127.0.0.1:{all_guarded.sentinel_port}"
+    cfg = RedisConfig(timeout_ms=1000, password_env="DESK_REDIS_PASSWORD",
+                      sentinel=SentinelConfig(master=MASTER, sentinels=[*down, guarded]))
+    py = refusal_of_a_redis_py_call(cfg)
+    sentence = auth_refusal(cfg, py)
+    assert sentence.startswith(f"Redis's sentinels ({guarded}) refuse the password "), sentence
+    assert not any(place in sentence for place in down) and WRONG not in sentence, sentence

@@ -11383,7 +11383,15 @@ MUTATIONS: list[Mutation] = [
         "            failing_over = failing_over or words is None\n",
         "",
         ("tests/test_sentinel_password_refused.py::test_a_sentinel_naming_a_replica_beside_one_refusing_is_no_"
-         "primary_not_a_refusal",)),
+         "primary_not_a_refusal",)),    Mutation(
+        "sentinels_refusal_names_every_configured_sentinel",
+        "a password one sentinel refuses while the others are down is said by the proofs, `positions` and `backfill` "
+        "as refused by every configured sentinel, the down ones among them - revopsauth",
+        "launcher/redis_conn.py",
+        '        who = ", ".join(exc.sentinels or cfg.sentinel.sentinels)\n',
+        '        who = ", ".join(cfg.sentinel.sentinels)\n',
+        ("tests/test_sentinel_password_refused.py::test_the_proofs_sentence_names_the_sentinels_that_refused_not_"
+         "those_that_are_down",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
