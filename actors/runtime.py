@@ -266,8 +266,10 @@ def refuses_the_password(exc: BaseException) -> bool:
 
 
 def has_no_password(refusal: str) -> bool:
-    """Whether Redis's refusal of a password (its words) says it has none: the fix is to give none, not another."""
-    return "without any password configured" in refusal
+    """Whether Redis's refusal of a password (its words, Redis 5's or later's) says it has none: the fix is to give
+    none, not another (launcher.resp.has_no_password)."""
+    from launcher.resp import has_no_password as says_none  # (only on a failure, as refuses_the_password)
+    return says_none(refusal)
 
 
 class PasswordRefusalLog:

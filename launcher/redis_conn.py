@@ -24,9 +24,9 @@ from redis.exceptions import ReadOnlyError
 from redis.retry import Retry
 
 from launcher.redis_url import parse_redis_url
-from launcher.resp import password_hint
+from launcher.resp import has_no_password, password_hint
 from launcher.stop_signals import signals_left_to_the_main_thread
-from launcher.sentinel import NoPrimary, discover_primary, majority_word, named_address
+from launcher.sentinel import NoPrimary, PasswordRefused, discover_primary, majority_word, named_address
 from launcher.topology import RedisConfig
 
 
@@ -55,17 +55,34 @@ def connect_as_the_actors_authenticate(password_env: str | None) -> Callable[[An
     return handshake
 
 
-class SentinelPrimaryConnection(redis.Connection):
-    """A redis-py connection to the primary the sentinels name, asked again on every (re)connect."""
+class SentinelsRefused(redis.AuthenticationError):
+    """The sentinels (not the primary) refused the password (their requirepass): auth_refusal says it as theirs,
+    naming those of `sentinels` (HOST:PORT), not every one configured (those down refused nothing)."""
+    sentinels: tuple[str, ...] = ()
 
-    def __init__(self, *, sentinels: list[tuple[str, int]], master: str, **kwargs: Any):
+
+class SentinelPrimaryConnection(redis.Connection):
+    """A redis-py connection to the primary the sentinels name, asked again on every (re)connect. A password the
+    primary or the sentinels refuse is an AuthenticationError, naming password_env, as a plain URL's refusal is; no
+    primary found or answering is a ConnectionError."""
+
+    def __init__(self, *, sentinels: list[tuple[str, int]], master: str, password_env: str | None = None,
+                 **kwargs: Any):
         self.sentinels, self.master = sentinels, master  # one list per pool: the answering sentinel moves first
+        self.password_env = password_env
         super().__init__(**kwargs)
 
     def _connect(self) -> Any:
         try:
             self.host, self.port = discover_primary(self.sentinels, self.master, timeout_s=self.socket_connect_timeout
                                                     or 0.25, password=self.password, username=self.username)
+        except PasswordRefused as exc:
+            said = f"{exc.words} (said by {exc.where}){password_hint(exc.words, self.password, self.password_env)}"
+            if not exc.by_sentinel:
+                raise redis.AuthenticationError(said) from None
+            refused = SentinelsRefused(said)
+            refused.sentinels = exc.sentinels
+            raise refused from None
         except NoPrimary as exc:
             raise redis.ConnectionError(str(exc)) from None
         return super()._connect()
@@ -197,7 +214,8 @@ def _check_forever(pool_ref: "weakref.ref[SentinelPrimaryPool]", closed: threadi
 def auth_refusal(cfg: RedisConfig, exc: Exception) -> str:
     """What a tool says when Redis refuses its authentication (redis.AuthenticationError `exc`), or a command or a key
     to its user (redis.exceptions.NoPermissionError: an ACL's NOPERM): redis-py's words name its HELLO command, not
-    what to do. Never includes the password."""
+    what to do. Under Sentinel, the primary's refusal is said so too, the sentinels' (SentinelsRefused) as theirs.
+    Never includes the password."""
     if isinstance(exc, redis.exceptions.NoPermissionError):  # (Redis's words name the command or key, no password)
         user = parse_redis_url(cfg.connection_url()).username or "default"
         if "keys" in str(exc) or "a key" in str(exc):  # (its key patterns leave the key out: it has the command)
@@ -206,9 +224,17 @@ def auth_refusal(cfg: RedisConfig, exc: Exception) -> str:
         return (f"Redis at {cfg.connection_url()} refuses its user {user} a command of this one (NOPERM {exc}): allow "
                 f"that user the command (ACL SETUSER), or name a user allowed it in redis.url")
     env = f"${cfg.password_env} (the topology's redis.password_env)"
+    if isinstance(exc, SentinelsRefused):
+        assert cfg.sentinel is not None
+        who = ", ".join(exc.sentinels or cfg.sentinel.sentinels)
+        if not cfg.password:
+            return (f"Redis's sentinels ({who}) refuse this command, which gave no password: set {env} as the "
+                    f"system has it")
+        return (f"Redis's sentinels ({who}) refuse the password this command took from {env}: set it as the system "
+                f"has it")
     if not cfg.password:
         why = f"refuses this command, which gave no password: set {env}"
-    elif "without any password configured" in str(exc) or "no password is set" in str(exc):
+    elif has_no_password(str(exc)):
         why = f"has no password, but this command gave one from {env}: unset it,"
     else:
         why = f"refuses the password this command took from {env}: set it"
@@ -225,7 +251,8 @@ def connect(cfg: RedisConfig, *, decode_responses: bool = True) -> redis.Redis:
                   socket_connect_timeout=timeout_s, decode_responses=decode_responses, health_check_interval=0,
                   retry=Retry(NoBackoff(), 0), redis_connect_func=connect_as_the_actors_authenticate(cfg.password_env))
     if cfg.sentinel is not None:
-        pool = SentinelPrimaryPool(sentinels=cfg.sentinel_addresses(), master=cfg.sentinel.master, **common)
+        pool = SentinelPrimaryPool(sentinels=cfg.sentinel_addresses(), master=cfg.sentinel.master,
+                                   password_env=cfg.password_env, **common)
         client = redis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
         # The pool is this client's alone: closing or dropping the client closes it and ends its checker thread
         # (redis-py's pool is in a reference cycle, so a dropped pool waited for the cyclic GC, thread and all).

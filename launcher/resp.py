@@ -22,7 +22,7 @@ import hiredis
 from hiredis import pack_command as _pack_command
 
 from launcher.redis_url import parse_redis_url, password_not_text
-from launcher.sentinel import NoPrimary, SentinelWatch, discover_primary, is_readonly
+from launcher.sentinel import NoPrimary, PasswordRefused, SentinelWatch, discover_primary, is_readonly
 
 Command = Sequence[Any]
 
@@ -214,11 +214,11 @@ class RespClient:
                 try:
                     self.host, self.port = discover_primary(self.sentinels, self.master or "", timeout_s=self.timeout_s,
                                                             password=self.password, username=self.username)
-                except NoPrimary as exc:  # (sentinels that refuse the password say NOAUTH: named as the handshake's)
-                    said = str(exc)
-                    if "NOAUTH" in said or "WRONGPASS" in said:
-                        said += self._password_hint(said)
-                    raise RedisUnavailable(said) from None
+                except PasswordRefused as exc:  # the primary's refusal, or the sentinels': a refusal, as without them
+                    raise HandshakeRefused(f"handshake refused by {exc.where}: {exc.words}"
+                                           f"{self._password_hint(exc.words)}") from None
+                except NoPrimary as exc:  # none found or answering (a failover in progress): retried
+                    raise RedisUnavailable(str(exc)) from None
         try:
             if self.unix_path:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -387,9 +387,18 @@ def password_hint(refusal: str, password: str | None, password_env: str | None) 
         return ""
     if not password:
         return f" (no password given: set ${password_env} to this Redis's password)"
-    if "without any password configured" in refusal:
+    if has_no_password(refusal):
         return f" (the password given is ${password_env}'s: this Redis has none)"
     return f" (the password given is ${password_env}'s: set it to this Redis's password)"
+
+
+# Redis's words for an AUTH to a server with no password: Redis 6 and later's, Redis 5's.
+NO_PASSWORD_SET = ("without any password configured", "no password is set")
+
+
+def has_no_password(refusal: str) -> bool:
+    """Whether Redis's refusal of a password (its words) says it has none: the fix is to give none, not another."""
+    return any(words in refusal for words in NO_PASSWORD_SET)
 
 
 def refuses_a_password(text: str, *, in_handshake: bool) -> bool:

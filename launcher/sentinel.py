@@ -39,8 +39,29 @@ class NoPrimary(Exception):
     """No sentinel named a primary that answers ROLE with `master` within the timeouts."""
 
 
+class PasswordRefused(NoPrimary):
+    """NoPrimary because the password was refused (NOAUTH, WRONGPASS), by the primary a sentinel named (`by_sentinel`
+    False) or by the sentinels: no retry fixes it, where a primary not found or not answering (a failover in progress)
+    is retried. `words`: Redis's refusal (its AUTH's when it was sent and refused); `where`: who said it;
+    `sentinels`: the sentinels that refused it (HOST:PORT), none when they did not."""
+
+    def __init__(self, message: str, *, words: str, where: str, by_sentinel: bool, sentinels: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.words, self.where, self.by_sentinel, self.sentinels = words, where, by_sentinel, sentinels
+
+
 class _Refused(Exception):
     pass
+
+
+def _password_refusal(replies: list[Any]) -> str | None:
+    """Redis's refusal of the password in the replies of `_auth(...) + [command]` (the command answered NOAUTH: not
+    signed in), its AUTH's words when that was refused; None when the command was not refused for the password."""
+    answer = replies[-1]
+    if not (isinstance(answer, _Refused) and str(answer).startswith("NOAUTH")):
+        return None
+    auth = replies[0] if len(replies) > 1 else None
+    return str(auth if isinstance(auth, _Refused) else answer).split(", with args beginning with:", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -224,9 +245,13 @@ def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s
     `sentinels` is reordered in place: the one that answered goes first, so the next discovery asks it
     first. The sentinels take the same password as the data servers (their `requirepass`). A server
     named by several sentinels is tried once (a dead host costs one connect timeout, not one per
-    sentinel). Raises NoPrimary, with what each sentinel said, when none named a primary that says it is one."""
+    sentinel). Raises NoPrimary, with what each sentinel said, when none named a primary that says it is one:
+    PasswordRefused when a named primary (else a sentinel) refused the password."""
     said: list[str] = []
     refused: set[tuple[str, int]] = set()
+    password_refused: PasswordRefused | None = None  # the first refusal met, a primary's before a sentinel's
+    failing_over = False  # a sentinel named a server that is down or not a primary: a failover in progress
+    refusing: list[str] = []  # the sentinels that refused the password
     for i, sentinel in enumerate(list(sentinels)):
         try:
             replies = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "get-master-addr-by-name", master)],
@@ -235,6 +260,12 @@ def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s
             said.append(f"{place_text(sentinel)}: {type(exc).__name__}")
             continue
         answer = replies[-1]
+        words = _password_refusal(replies)
+        if words is not None:
+            refusing.append(place_text(sentinel))
+        if words is not None and password_refused is None:
+            password_refused = PasswordRefused("", words=words, where=f"the sentinel {place_text(sentinel)}",
+                                               by_sentinel=True)
         if isinstance(answer, _Refused) or not answer:
             said.append(f"{place_text(sentinel)}: {answer or 'no such master'}")
             continue
@@ -247,19 +278,34 @@ def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s
             continue
         refused.add(primary)
         try:
-            role = _exchange(primary, _auth(username, password) + [("ROLE",)], timeout_s)[-1]
+            replies = _exchange(primary, _auth(username, password) + [("ROLE",)], timeout_s)
         except OSError as exc:
             said.append(f"{place_text(sentinel)} named {place_text(primary)}, which did not answer "
                         f"({type(exc).__name__})")
+            failing_over = True
             continue
+        role, words = replies[-1], _password_refusal(replies)
+        if words is not None and (password_refused is None or password_refused.by_sentinel):
+            password_refused = PasswordRefused("", words=words, by_sentinel=False, where=(
+                f"{place_text(primary)}, the primary the sentinel {place_text(sentinel)} names"))
         if isinstance(role, _Refused) or not role or role[0] != "master":
+            failing_over = failing_over or words is None
             said.append(f"{place_text(sentinel)} named {place_text(primary)}, whose ROLE is "
                         f"{role[0] if isinstance(role, list) and role else role}")
             continue
         if i:
             to_front(sentinels, sentinel)
         return primary
-    raise NoPrimary(f"no primary for {master!r}: " + "; ".join(said))
+    message = f"no primary for {master!r}: " + "; ".join(said)
+    # A refusal is said as the refusal it is (no retry finds a primary) only when no sentinel named a server that is
+    # down or not a primary: with a failover in progress (the primary killed, the sentinels not yet agreed), one
+    # sentinel's requirepass (not the others') or a refusing server one stale sentinel names is not why none was found,
+    # and the failover's end finds one (revopsauth: opsauth said `the sentinels refuse this command`, a proof failed
+    # at once, while the other sentinels named the killed primary).
+    if password_refused is not None and not failing_over:
+        raise PasswordRefused(message, words=password_refused.words, where=password_refused.where,
+                              by_sentinel=password_refused.by_sentinel, sentinels=tuple(refusing))
+    raise NoPrimary(message)
 
 
 # How often a SentinelWatch asks the sentinels which server is the primary, and, while none answers, how often.

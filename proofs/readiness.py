@@ -34,13 +34,16 @@ CACHE_GRACE_S = 5.0
 
 
 def desk_holds(p: Proof, symbol: str) -> bool:
-    """Whether the execution layer holds symbol: a snapshot whose position_amt is not 0 (one unreadable counts as held)."""
+    """Whether the execution layer holds symbol: a snapshot whose position_amt is not 0 (one unreadable counts as held).
+    A read Redis refuses is no answer: it ends the proof (REFUSALS), an ACL's NOPERM naming the key."""
     key = keys.position_snapshot(symbol, p.topo.positions.key_pattern)
     try:
         amount = p.redis.hget(key, "position_amt")
         if amount is None:  # no snapshot (flat), or one without position_amt (unreadable)
             return bool(p.redis.exists(key))
         return float(amount) != 0
+    except redis.exceptions.NoPermissionError as exc:  # (a ResponseError, but no word on the snapshot)
+        raise type(exc)(f"{exc}: {key}") from None
     except (ValueError, redis.ResponseError):  # not a number; a key of another type (WRONGTYPE)
         return True
 

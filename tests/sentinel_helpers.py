@@ -23,6 +23,34 @@ from launcher.topology import RedisConfig, SentinelConfig
 from reliability import LiveSystem, clustergate
 
 
+def sentinel_primary_answers(sentinel_port: int, master: str, password: str | None) -> bool:
+    """Whether the primary the sentinel at 127.0.0.1:sentinel_port names for `master` answers PING (the actors' client,
+    with `password`)."""
+    from launcher.resp import RedisUnavailable, RespClient
+    client = RespClient(sentinels=[("127.0.0.1", sentinel_port)], master=master, password=password, timeout_s=1.0)
+    try:
+        return client.call("PING") == "PONG"
+    except RedisUnavailable:
+        return False
+    finally:
+        client.close()
+        client.close_watch()
+
+
+def refused_ping(client: Any) -> Exception:
+    """The RedisUnavailable a PING of `client` (launcher.resp's RespClient) raises; the client and its watch closed."""
+    import pytest
+
+    from launcher.resp import RedisUnavailable
+    try:
+        with pytest.raises(RedisUnavailable) as refused:
+            client.call("PING")
+    finally:
+        client.close()
+        client.close_watch()
+    return refused.value
+
+
 class SentinelSet:
     """`servers` data servers (the first primary, two by default) and three sentinels, started directly (no
     supervisord). `server_env` adds environment variables to data server i's process (the test hook for a server

@@ -186,6 +186,7 @@ def test_a_password_the_sentinels_refuse_is_said_with_its_variable(tmp_path: Pat
 
     from launcher.harness import find_redis_server, free_port
     from launcher.overview import redis_problem
+    from sentinel_helpers import refused_ping, sentinel_primary_answers
     data_port, sentinel_port = free_port(), free_port()
     conf = tmp_path / "sentinel.conf"
     conf.write_text(f"port {sentinel_port}\nbind 127.0.0.1\ndir {tmp_path}\nsentinel monitor m 127.0.0.1 {data_port} 1\n"
@@ -194,28 +195,14 @@ def test_a_password_the_sentinels_refuse_is_said_with_its_variable(tmp_path: Pat
                                str(tmp_path), "--save", "", "--requirepass", "the-right-one"], stdout=subprocess.DEVNULL),
              subprocess.Popen([find_redis_server(), str(conf), "--sentinel"], stdout=subprocess.DEVNULL)]
     try:
-        def reached() -> bool:
-            client = RespClient(sentinels=[("127.0.0.1", sentinel_port)], master="m", password="the-right-one")
-            try:
-                return client.call("PING") == "PONG"
-            except RedisUnavailable:
-                return False
-            finally:
-                client.close()
-                client.close_watch()
-        wait_for(reached, 10, "the sentinel's primary")
+        wait_for(lambda: sentinel_primary_answers(sentinel_port, "m", "the-right-one"), 10, "the sentinel's primary")
         for password in ("a-wrong-one", None):
             client = RespClient(sentinels=[("127.0.0.1", sentinel_port)], master="m", password=password, timeout_s=1.0)
             client.password_env = "DESK_REDIS_PASSWORD"
-            try:
-                with pytest.raises(RedisUnavailable) as refused:
-                    client.call("PING")
-            finally:
-                client.close()
-                client.close_watch()
-            said = str(refused.value)
+            refused = refused_ping(client)
+            said = str(refused)
             assert "$DESK_REDIS_PASSWORD" in said and "a-wrong-one" not in said, said
-            assert redis_problem(refused.value, "DESK_REDIS_PASSWORD") == said  # whole, not cut at 120
+            assert redis_problem(refused, "DESK_REDIS_PASSWORD") == said  # whole, not cut at 120
     finally:
         for proc in procs:
             proc.terminate()

@@ -148,6 +148,36 @@ def test_the_readiness_proof_counts_a_snapshot_it_cannot_read_as_held(redis_serv
     assert desk_holds(p, "BTCUSDT") is True
 
 
+def test_the_readiness_proof_fails_on_a_snapshot_read_an_acl_refuses_naming_the_key(redis_server, monkeypatch) -> None:
+    """opsauth: desk_holds took an ACL's NOPERM on the position snapshot read (a proof user whose key patterns leave the
+    snapshots out) as `held`, silently, and the proof went on to decide on a read it was refused. The refusal ends the
+    proof as every refusal does (`Redis accepts the proof's credentials`, auth_refusal's words), naming the key; a
+    WRONGTYPE snapshot is still held (test above)."""
+    from types import SimpleNamespace
+
+    from launcher import keys
+    from launcher.redis_conn import auth_refusal, connect
+    from launcher.topology import RedisConfig
+    from proofs.common import REFUSALS
+    from proofs.readiness import desk_holds
+
+    admin = redis_server.client()
+    admin.hset(keys.position_snapshot("BTCUSDT"), mapping={"position_amt": 0, "mark_price": 1, "ts_epoch": 1})
+    admin.execute_command("ACL", "SETUSER", "proof", "on", ">opsauth-acl-pw", "~quantum:portfolio:*", "+@all")
+    monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", "opsauth-acl-pw")
+    cfg = RedisConfig(url=f"redis://proof@127.0.0.1:{redis_server.port}/0", timeout_ms=1000)
+    client = connect(cfg)
+    topo = SimpleNamespace(redis=cfg, positions=SimpleNamespace(key_pattern="quantum:position:snapshot:{symbol}"))
+    try:
+        with pytest.raises(REFUSALS) as refused:
+            desk_holds(SimpleNamespace(redis=client, topo=topo), "BTCUSDT")
+    finally:
+        client.close()
+    said = auth_refusal(cfg, refused.value)
+    assert said.startswith(f"Redis at redis://proof@127.0.0.1:{redis_server.port}/0 refuses its user proof a key "), said
+    assert keys.position_snapshot("BTCUSDT") in said and "opsauth-acl-pw" not in said, said
+
+
 def test_warm_restart_of_every_program_keeps_points_and_readiness(demo_system: Path) -> None:
     result = clustergate("proof", "warm-restart", "--all-programs", "--home", str(demo_system))
     assert result.returncode == 0, result.stdout + result.stderr

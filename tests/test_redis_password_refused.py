@@ -273,3 +273,31 @@ def test_a_tools_refusal_of_a_key_by_an_acl_says_to_allow_the_key_not_the_comman
     assert said.startswith(f"Redis at redis://proof@127.0.0.1:{redis_server.port}/0 refuses its user proof a key "), said
     assert "allow that user the command" not in said and "~" in said, said
     assert said.endswith("or name a user allowed it in redis.url") and "revopsfix-acl-pw" not in said, said
+
+
+@pytest.mark.parametrize("refusal", [
+    "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration "
+    "is correct?",
+    "ERR Client sent AUTH, but no password is set"], ids=["redis_6_and_7", "redis_5"])
+def test_a_password_given_to_a_redis_without_one_is_told_to_unset_it_in_redis_5_s_words_too(refusal: str) -> None:
+    """opsauth: Redis 5 refuses AUTH to a server with no password as `ERR Client sent AUTH, but no password is set`;
+    the hint (launcher.resp.password_hint, every client's) and the actors' PasswordRefusalLog knew only Redis 6+'s
+    words, so Redis 5's was told `set it to this Redis's password`, which no password fixes, and a password removed
+    from a Redis 5 while a refusal lasted went unsaid. Both wordings give the same hint (the tools' auth_refusal
+    already knew both)."""
+    from actors.runtime import has_no_password
+    from launcher.resp import HandshakeRefused, password_hint
+    assert password_hint(refusal, "opsauth-secret", "DESK_REDIS_PASSWORD") == (
+        " (the password given is $DESK_REDIS_PASSWORD's: this Redis has none)")
+    assert has_no_password(refusal)
+    assert not has_no_password("WRONGPASS invalid username-password pair or user is disabled.")
+    from actors.runtime import PasswordRefusalLog
+    said: list[tuple[str, str, dict]] = []
+    log = SimpleNamespace(**{name: (lambda name: lambda event, **fields: said.append((name, event, fields)))(name)
+                             for name in ("info", "warning", "error")})
+    refusal_log = PasswordRefusalLog(log, SimpleNamespace(password="opsauth-secret", password_env="DESK_REDIS_PASSWORD"),
+                                     clock=lambda: 1000.0)
+    assert refusal_log.refused(HandshakeRefused("handshake refused: WRONGPASS invalid username-password pair."))
+    assert refusal_log.refused(HandshakeRefused(f"handshake refused: {refusal}"))
+    assert [event for _, event, _ in said] == ["redis_password_refused", "redis_password_refused"], said
+    assert said[1][2]["error"].endswith("(the password given is $DESK_REDIS_PASSWORD's: this Redis has none)"), said

@@ -8643,15 +8643,15 @@ MUTATIONS: list[Mutation] = [
         "refusal_by_a_redis_without_a_password_says_set_its_password",
         "an AUTH a Redis without any password refuses said `set it to this Redis's password`: it has none",
         "launcher/resp.py",
-        '    if "without any password configured" in refusal:\n',
+        '    if has_no_password(refusal):\n',
         "    if False:\n",
         ("tests/test_cluster_side_resp_client.py::test_a_refusal_of_no_password_says_none_was_given",)),
     Mutation(
         "sentinels_refusing_the_password_name_no_variable",
         "sentinels that refuse the password (NOAUTH) ended discovery naming no variable, in an actor's line or status",
         "launcher/resp.py",
-        '                    if "NOAUTH" in said or "WRONGPASS" in said:\n',
-        "                    if False:\n",
+        '                                           f"{self._password_hint(exc.words)}") from None\n',
+        '                                           "") from None\n',
         ("tests/test_cluster_side_resp_client.py::test_a_password_the_sentinels_refuse_is_said_with_its_variable",)),
     Mutation(
         "status_cuts_a_named_refusal_that_is_not_an_auth_reply",
@@ -11343,6 +11343,64 @@ MUTATIONS: list[Mutation] = [
         "            pause_s = 0.0\n",
         ("tests/test_gate_deadlines.py::test_a_gate_that_stays_overloaded_gets_the_overloaded_reply_back_within_the_call_"
          "budget",)),
+    Mutation(
+        "sentinel_discovery_takes_a_refused_password_for_no_primary",
+        "under Sentinel, a password the primary the sentinels name refuses (or the sentinels themselves) ends discovery "
+        "as `no primary`, a connection error: the buffer logs it every cadence, not redis_password_refused once, and "
+        "a proof polls it until its warm-up timeout - opsauth",
+        "launcher/sentinel.py",
+        "    if password_refused is not None and not failing_over:",
+        "    if False:",
+        ("tests/test_sentinel_password_refused.py::test_a_password_the_primary_refuses_under_sentinel_is_a_refusal_"
+         "not_no_primary",
+         "tests/test_sentinel_password_refused.py::test_a_proof_under_sentinel_whose_password_the_primary_refuses_stops_"
+         "polling_at_once",
+         "tests/test_sentinel_password_refused.py::test_the_buffer_under_sentinel_says_a_password_the_primary_refuses_"
+         "once_not_every_cadence")),
+    Mutation(
+        "password_hint_knows_only_redis_6_words_for_a_redis_without_a_password",
+        "Redis 5's refusal of AUTH to a server with no password (`Client sent AUTH, but no password is set`) is told "
+        "to set the password, not to unset it, in every client's hint and the actors' refusal log - opsauth",
+        "launcher/resp.py",
+        'NO_PASSWORD_SET = ("without any password configured", "no password is set")',
+        'NO_PASSWORD_SET = ("without any password configured",)',
+        ("tests/test_redis_password_refused.py::test_a_password_given_to_a_redis_without_one_is_told_to_unset_it_in_"
+         "redis_5_s_words_too",)),
+    Mutation(
+        "readiness_proof_takes_a_refused_snapshot_read_as_held",
+        "the readiness proof takes an ACL's NOPERM on a position snapshot read for a held symbol, silently, and "
+        "decides on a read it was refused - opsauth",
+        "proofs/readiness.py",
+        "    except redis.exceptions.NoPermissionError as exc:  # (a ResponseError, but no word on the snapshot)\n"
+        "        raise type(exc)(f\"{exc}: {key}\") from None\n",
+        "",
+        ("tests/test_proofs.py::test_the_readiness_proof_fails_on_a_snapshot_read_an_acl_refuses_naming_the_key",)),    Mutation(
+        "sentinel_discovery_takes_a_failover_in_progress_for_a_refused_password",
+        "under Sentinel, a password one sentinel refuses (its requirepass, not the others') ends discovery as a "
+        "refused password while the other sentinels name a primary that is down (a failover in progress): the "
+        "actors say `handshake refused by the sentinel`, a proof fails at once `Redis's sentinels refuse` - revopsauth",
+        "launcher/sentinel.py",
+        "    if password_refused is not None and not failing_over:",
+        "    if password_refused is not None:",
+        ("tests/test_sentinel_password_refused.py::test_a_failover_in_progress_with_one_sentinel_refusing_is_no_"
+         "primary_not_a_refusal",)),    Mutation(
+        "sentinel_discovery_takes_a_sentinel_naming_a_replica_for_no_evidence_of_a_failover",
+        "under Sentinel, one sentinel naming a server that answers ROLE slave (a failover it has not heard of) beside "
+        "one that refuses the password ends discovery as the sentinels' refusal, not a failover in progress - "
+        "revopsauth",
+        "launcher/sentinel.py",
+        "            failing_over = failing_over or words is None\n",
+        "",
+        ("tests/test_sentinel_password_refused.py::test_a_sentinel_naming_a_replica_beside_one_refusing_is_no_"
+         "primary_not_a_refusal",)),    Mutation(
+        "sentinels_refusal_names_every_configured_sentinel",
+        "a password one sentinel refuses while the others are down is said by the proofs, `positions` and `backfill` "
+        "as refused by every configured sentinel, the down ones among them - revopsauth",
+        "launcher/redis_conn.py",
+        '        who = ", ".join(exc.sentinels or cfg.sentinel.sentinels)\n',
+        '        who = ", ".join(cfg.sentinel.sentinels)\n',
+        ("tests/test_sentinel_password_refused.py::test_the_proofs_sentence_names_the_sentinels_that_refused_not_"
+         "those_that_are_down",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
