@@ -401,11 +401,17 @@ def has_no_password(refusal: str) -> bool:
     return any(words in refusal for words in NO_PASSWORD_SET)
 
 
+# Redis 5's answer to an AUTH with a wrong password (Redis 6 and later: WRONGPASS).
+REDIS_5_WRONG_PASSWORD = "ERR invalid password"
+
+
 def refuses_a_password(text: str, *, in_handshake: bool) -> bool:
     """password_refused on Redis's words; in_handshake: said in answer to the AUTH itself (by Redis, or by the
-    sentinels in discovery's words), where any error naming AUTH or WRONGPASS is about it."""
+    sentinels in discovery's words), where any error naming AUTH or WRONGPASS, or Redis 5's wrong password, is
+    about it."""
     text = text.removeprefix("handshake refused: ")
-    return text.startswith(("NOAUTH", "WRONGPASS")) or (in_handshake and ("AUTH" in text or "WRONGPASS" in text))
+    return text.startswith(("NOAUTH", "WRONGPASS")) or (
+        in_handshake and ("AUTH" in text or "WRONGPASS" in text or REDIS_5_WRONG_PASSWORD in text))
 
 
 def as_dict(flat: Sequence[Any]) -> dict[Any, Any]:

@@ -301,3 +301,15 @@ def test_a_password_given_to_a_redis_without_one_is_told_to_unset_it_in_redis_5_
     assert refusal_log.refused(HandshakeRefused(f"handshake refused: {refusal}"))
     assert [event for _, event, _ in said] == ["redis_password_refused", "redis_password_refused"], said
     assert said[1][2]["error"].endswith("(the password given is $DESK_REDIS_PASSWORD's: this Redis has none)"), said
+
+
+def test_a_wrong_password_in_redis_5_s_words_is_a_refused_password() -> None:
+    """revopsauth (left by it): Redis 5 answers a wrong password's AUTH `ERR invalid password` (Redis 6 and later:
+    WRONGPASS). The actors' client took it for another handshake failure (password_refused False): the buffer and
+    clusterer logged it every cadence instead of redis_password_refused once, with no hint of the variable to fix.
+    An error that merely mentions a password outside the handshake is not read as one."""
+    from launcher.resp import HandshakeRefused, password_refused, refuses_a_password
+    assert password_refused(HandshakeRefused("handshake refused: ERR invalid password"))
+    assert refuses_a_password("ERR invalid password", in_handshake=True)
+    assert not refuses_a_password("ERR invalid password", in_handshake=False)
+    assert not password_refused(HandshakeRefused("handshake refused: ERR unknown command 'HELLO'"))

@@ -7809,8 +7809,8 @@ MUTATIONS: list[Mutation] = [
         "status --all-hosts, asking each managed Redis with launcher.resp (not redis-py: 0.1 s of CPU each status), "
         "names a refused password as an authentication error to fix, the server reached",
         "launcher/resp.py",
-        '    return text.startswith(("NOAUTH", "WRONGPASS")) or (in_handshake and ("AUTH" in text or "WRONGPASS" in text))\n',
-        '    return text.startswith("NOAUTH")\n',
+        '    return text.startswith(("NOAUTH", "WRONGPASS")) or (\n',
+        '    return text.startswith("NOAUTH") or False and (\n',
         ("tests/test_status_overview.py::"
          "test_status_all_hosts_says_a_refused_password_is_one_and_the_server_was_reached",)),
     Mutation(
@@ -11401,6 +11401,14 @@ MUTATIONS: list[Mutation] = [
         '        who = ", ".join(cfg.sentinel.sentinels)\n',
         ("tests/test_sentinel_password_refused.py::test_the_proofs_sentence_names_the_sentinels_that_refused_not_"
          "those_that_are_down",)),
+    Mutation(
+        "redis_5_wrong_password_is_not_a_refused_password",
+        "Redis 5's answer to a wrong password (ERR invalid password) is a refused password: said once with the "
+        "variable to fix, not logged every cadence as another handshake failure",
+        "launcher/resp.py",
+        ' or REDIS_5_WRONG_PASSWORD in text))\n',
+        '))\n',
+        ("tests/test_redis_password_refused.py::test_a_wrong_password_in_redis_5_s_words_is_a_refused_password",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
