@@ -216,12 +216,13 @@ def auth_refusal(cfg: RedisConfig, exc: Exception) -> str:
     to its user (redis.exceptions.NoPermissionError: an ACL's NOPERM): redis-py's words name its HELLO command, not
     what to do. Under Sentinel, the primary's refusal is said so too, the sentinels' (SentinelsRefused) as theirs.
     Never includes the password."""
+    where = redis_named(cfg)
     if isinstance(exc, redis.exceptions.NoPermissionError):  # (Redis's words name the command or key, no password)
         user = parse_redis_url(cfg.connection_url()).username or "default"
         if "keys" in str(exc) or "a key" in str(exc):  # (its key patterns leave the key out: it has the command)
-            return (f"Redis at {cfg.connection_url()} refuses its user {user} a key of this command (NOPERM {exc}): "
+            return (f"{where} refuses its user {user} a key of this command (NOPERM {exc}): "
                     f"allow that user the key (ACL SETUSER, a ~pattern), or name a user allowed it in redis.url")
-        return (f"Redis at {cfg.connection_url()} refuses its user {user} a command of this one (NOPERM {exc}): allow "
+        return (f"{where} refuses its user {user} a command of this one (NOPERM {exc}): allow "
                 f"that user the command (ACL SETUSER), or name a user allowed it in redis.url")
     env = f"${cfg.password_env} (the topology's redis.password_env)"
     if isinstance(exc, SentinelsRefused):
@@ -238,7 +239,15 @@ def auth_refusal(cfg: RedisConfig, exc: Exception) -> str:
         why = f"has no password, but this command gave one from {env}: unset it,"
     else:
         why = f"refuses the password this command took from {env}: set it"
-    return f"Redis at {cfg.connection_url()} {why} as the system has it"
+    return f"{where} {why} as the system has it"
+
+
+def redis_named(cfg: RedisConfig) -> str:
+    """The Redis a tool's sentence names: its URL; under Sentinel, whose connection URL is a placeholder with no host
+    (redis://sentinel/0, which sent an operator looking for a host named `sentinel`), the primary the sentinels name."""
+    if cfg.sentinel is not None:
+        return f"Redis's primary {cfg.sentinel.master} (as its sentinels {', '.join(cfg.sentinel.sentinels)} name it)"
+    return f"Redis at {cfg.connection_url()}"
 
 
 def connect(cfg: RedisConfig, *, decode_responses: bool = True) -> redis.Redis:

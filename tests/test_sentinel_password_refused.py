@@ -109,7 +109,9 @@ def test_a_password_the_primary_refuses_under_sentinel_is_a_refusal_not_no_prima
     said = str(own)
     assert f"127.0.0.1:{primary_guarded.data_port}" in said and "$DESK_REDIS_PASSWORD" in said, said
     assert ("WRONGPASS" if password else "NOAUTH") in said and "no primary" not in said, said
-    assert sentence.startswith("Redis at "), sentence
+    # (revopsauth left: the sentence named `Redis at redis://sentinel/0`, the topology's placeholder URL, no host)
+    assert sentence.startswith(f"Redis's primary {MASTER} (as its sentinels "), sentence
+    assert f"127.0.0.1:{primary_guarded.sentinel_port}" in sentence and "redis://sentinel" not in sentence, sentence
     assert (("refuses the password this command took from $DESK_REDIS_PASSWORD" if password else
              "refuses this command, which gave no password: set $DESK_REDIS_PASSWORD") in sentence), sentence
     assert WRONG not in said + str(py) + sentence and RIGHT not in said + str(py) + sentence

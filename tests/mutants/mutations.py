@@ -11409,6 +11409,17 @@ MUTATIONS: list[Mutation] = [
         ' or REDIS_5_WRONG_PASSWORD in text))\n',
         '))\n',
         ("tests/test_redis_password_refused.py::test_a_wrong_password_in_redis_5_s_words_is_a_refused_password",)),
+    Mutation(
+        "a_tools_refusal_under_sentinel_names_the_placeholder_url",
+        "under Sentinel a tool's refusal sentence names the primary its sentinels name, not the topology's placeholder "
+        "URL redis://sentinel/0 (no host)",
+        "launcher/redis_conn.py",
+        "    if cfg.sentinel is not None:\n"
+        "        return f\"Redis's primary",
+        "    if False:\n"
+        "        return f\"Redis's primary",
+        ("tests/test_sentinel_password_refused.py::test_a_password_the_primary_refuses_under_sentinel_is_a_refusal_not_"
+         "no_primary",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
