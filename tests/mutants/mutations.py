@@ -11343,6 +11343,18 @@ MUTATIONS: list[Mutation] = [
         "            pause_s = 0.0\n",
         ("tests/test_gate_deadlines.py::test_a_gate_that_stays_overloaded_gets_the_overloaded_reply_back_within_the_call_"
          "budget",)),
+    Mutation(
+        "client_gateunavailable_without_the_plan_id",
+        "GateUnavailable from a call that ran out of its budget (a timed-out attempt: it may have been decided) carries "
+        "the plan_id propose() sent, so the caller's retry is the same plan and gets the same permit (defect 6)",
+        "launcher/client.py",
+        "                                  plan_id, faults_seen[-1] if faults_seen else None) from None\n"
+        "        except ValueError as exc:",
+        "                                  None, faults_seen[-1] if faults_seen else None) from None\n"
+        "        except ValueError as exc:",
+        ("tests/test_gate_service.py::test_a_timed_out_proposal_retried_with_the_plan_id_from_gateunavailable_gets_one_"
+         "permit",
+         "tests/test_client.py::test_gateunavailable_carries_the_plan_id_propose_generated_so_the_caller_can_retry_with_it")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
