@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import zmq
 
+from helpers import DEADLINE_SCALE
 from launcher.client import GateClient, GateUnavailable
 
 
@@ -300,7 +301,9 @@ def test_gate_public_keys_as_a_tuple_are_paired_and_counted_like_a_list():
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        with GateClient(endpoints, timeout_ms=300, retries=0, context=ctx, client_keypair=Keypair(public, secret),
+        # 300 ms x DEADLINE_SCALE: the second server, a thread of this process, must answer within one attempt's wait
+        with GateClient(endpoints, timeout_ms=int(300 * DEADLINE_SCALE), retries=0, context=ctx,
+                        client_keypair=Keypair(public, secret),
                         server_public_key=tuple(keys)) as client:
             reply = client.propose("ETHUSDT", "HOLD", plan_id="tuple-keys")
         assert reply["echo"]["plan_id"] == "tuple-keys", reply
@@ -993,7 +996,9 @@ def test_a_call_that_ends_overloaded_after_an_attempt_that_timed_out_is_outcome_
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        with GateClient(endpoint, timeout_ms=300, retries=2, context=ctx) as client:
+        # 300 ms x DEADLINE_SCALE an attempt: the router, a thread of this process, must shed the later attempts
+        # within their waits, else the call ends timed out, not overloaded (a loaded machine starves the thread)
+        with GateClient(endpoint, timeout_ms=int(300 * DEADLINE_SCALE), retries=2, context=ctx) as client:
             with pytest.raises(GateUnavailable, match="answered overloaded .* outcome unknown") as raised:
                 client.propose("ETHUSDT", "PARTIAL_50", plan_id="shed-after-a-timeout")
         assert raised.value.plan_id == "shed-after-a-timeout"
@@ -1001,7 +1006,7 @@ def test_a_call_that_ends_overloaded_after_an_attempt_that_timed_out_is_outcome_
         # Shed from the first attempt on, nothing of the call decided: `overloaded` is the answer, as before.
         asked.clear()
         asked.append("-")  # the router sheds from the first request of this call
-        with GateClient(endpoint, timeout_ms=300, retries=0, context=ctx) as client:
+        with GateClient(endpoint, timeout_ms=int(300 * DEADLINE_SCALE), retries=0, context=ctx) as client:
             reply = client.propose("ETHUSDT", "PARTIAL_50", plan_id="shed-at-once")
         assert is_overloaded(reply) and reply["plan_id"] == "shed-at-once", reply
     finally:
@@ -1050,7 +1055,8 @@ def test_fault_holds_that_say_nothing_was_recorded_from_every_gate_end_the_call_
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        with GateClient(endpoints, timeout_ms=500, retries=0, context=ctx) as client:
+        # 500 ms x DEADLINE_SCALE an attempt: the routers, a thread of this process, must answer within it
+        with GateClient(endpoints, timeout_ms=int(500 * DEADLINE_SCALE), retries=0, context=ctx) as client:
             reply = client.propose("ETHUSDT", "PARTIAL_50", plan_id="both-cut-off")
             assert reply["decision"]["recorded"] is False and "nothing was recorded" in reply["decision"]["detail"]
             answers["second"] = "expired"  # the second's clock ahead: expired, not late after the first's HOLD
@@ -1058,7 +1064,8 @@ def test_fault_holds_that_say_nothing_was_recorded_from_every_gate_end_the_call_
             assert reply.get("reason") == "expired" or reply["decision"]["recorded"] is False, reply
         # After one that may have been decided, a HOLD that recorded nothing still ends it outcome unknown.
         answers["first"], answers["second"] = "unknown", "nothing"
-        with GateClient(endpoints, timeout_ms=500, retries=0, context=ctx) as client:  # the first gate first
+        # the first gate first
+        with GateClient(endpoints, timeout_ms=int(500 * DEADLINE_SCALE), retries=0, context=ctx) as client:
             with pytest.raises(GateUnavailable, match="this attempt recorded nothing.*outcome unknown"):
                 client.propose("ETHUSDT", "PARTIAL_50", plan_id="timed-out-mid-write")
     finally:

@@ -410,12 +410,14 @@ def test_an_issuer_answer_that_came_after_the_gate_gave_up_is_counted_as_the_iss
     reply held back 1 s, the gate's permit_timeout_ms 500): the gate answered outcome unknown, Redis holds the decision
     and its permit, and the issuer counted it `written`, not `expired`: an operator matching the counters to Redis
     was sent after a refusal that never happened. The page says both cases; resubmitting the plan_id replays it."""
+    # permit_timeout_ms 500 x DEADLINE_SCALE, half the hold as before: the issuer must run its script within half of it
+    # (issuer_deadline_s), else it refuses the item expired and writes nothing; 250 ms was short on a loaded machine.
     hold_s = 1.0 * DEADLINE_SCALE
     proxy = WrittenReplyHoldingProxy(redis_server.port, hold_s)
     r = redis_server.client()
     write_book(r)
     system = P26(tmp_path / "p26", f"redis://127.0.0.1:{proxy.port}/0",
-                 gate_settings={"deadline_skew_ms": 0, "permit_timeout_ms": 500})
+                 gate_settings={"deadline_skew_ms": 0, "permit_timeout_ms": int(500 * DEADLINE_SCALE)})
     system.data["redis"]["timeout_ms"] = int(4000 * hold_s)
     write_topology(system.topology, system.data)
     issuer_port = system.data["actors"]["permit_issuer"]["metrics_port"]

@@ -13,10 +13,14 @@ from pathlib import Path
 from typing import Iterator
 
 from actors.gate import ISSUER_GONE_LOG_S
-from helpers import RedisServer, TcpProxy, free_port, scrape, stopped, wait_for, write_topology
+from helpers import DEADLINE_SCALE, RedisServer, TcpProxy, free_port, scrape, stopped, wait_for, write_topology
 from test_gate_service import P26, new_plan, running_p26
 
 CONNECTED = "gate_permit_issuers_connected"
+# permit_timeout_ms for the tests whose gate must time out on its stopped issuer and then, once it is resumed, get the
+# issuer's answer in time: 300 ms x DEADLINE_SCALE. The issuer refuses an item after half of it (issuer_deadline_s):
+# with 300 ms, a resumed issuer a loaded machine starved past 150 ms answered the proposal after it `expired`.
+SHORT_PERMIT_TIMEOUT_MS = int(300 * DEADLINE_SCALE)
 NONE_SINCE = "gate_permit_issuers_none_since_timestamp_seconds"
 
 
@@ -66,7 +70,7 @@ def test_a_gate_whose_issuer_is_sigstopped_or_stopped_reports_none_connected_and
 def test_the_count_stays_right_and_no_socket_leaks_across_re_created_permits_sockets(tmp_path: Path) -> None:
     server = RedisServer(tmp_path / "redis").start()
     try:
-        with running_p26(tmp_path, server, gate_settings={"permit_timeout_ms": 300}) as p26:
+        with running_p26(tmp_path, server, gate_settings={"permit_timeout_ms": SHORT_PERMIT_TIMEOUT_MS}) as p26:
             gate_pid = p26.gate.proc.pid
             wait_for(lambda: connected(p26) == 1, 10, "the gate to count its issuer connected")
             fds_before = open_fds(gate_pid)
@@ -430,7 +434,7 @@ def test_a_slow_issuer_whose_socket_the_gate_re_creates_is_not_logged_gone(tmp_p
     warning (it says every proposal gets a fault HOLD), which an issuer really gone still gets (the test above)."""
     server = RedisServer(tmp_path / "redis").start()
     try:
-        with running_p26(tmp_path, server, gate_settings={"permit_timeout_ms": 300}) as p26:
+        with running_p26(tmp_path, server, gate_settings={"permit_timeout_ms": SHORT_PERMIT_TIMEOUT_MS}) as p26:
             wait_for(lambda: connected(p26) == 1, 10, "the gate to count its issuer connected")
             with stopped(p26.issuer.proc.pid):  # late, well inside the heartbeat timeout
                 reply = p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=new_plan())

@@ -1026,7 +1026,9 @@ def test_a_timed_out_proposal_retried_with_the_plan_id_from_gateunavailable_gets
     r = redis_server.client()
     p26 = P26(tmp_path / "p26", redis_server.url).start()
     # Without a deadline (issue 14): with one, the stalled request is answered expired and never decided.
-    client = GateClient(p26.endpoint, timeout_ms=300, retries=0, send_deadline=False)
+    # 300 ms x DEADLINE_SCALE: the first proposal must be decided by the gate and its issuer within it (the second
+    # times out against the stopped gate whatever the wait)
+    client = GateClient(p26.endpoint, timeout_ms=int(300 * DEADLINE_SCALE), retries=0, send_deadline=False)
     try:
         assert decision_of(client.propose("BTCUSDT", "HOLD"))["recorded"]  # connected before the gate stalls
         p26.gate.proc.send_signal(signal.SIGSTOP)  # the gate stalls: the client times out, the request waits

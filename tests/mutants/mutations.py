@@ -11420,6 +11420,28 @@ MUTATIONS: list[Mutation] = [
         "        return f\"Redis's primary",
         ("tests/test_sentinel_password_refused.py::test_a_password_the_primary_refuses_under_sentinel_is_a_refusal_not_"
          "no_primary",)),
+    Mutation(
+        "client_gateunavailable_without_the_plan_id",
+        "GateUnavailable from a call that ran out of its budget (a timed-out attempt: it may have been decided) carries "
+        "the plan_id propose() sent, so the caller's retry is the same plan and gets the same permit (defect 6)",
+        "launcher/client.py",
+        "                                  plan_id, faults_seen[-1] if faults_seen else None) from None\n"
+        "        except ValueError as exc:",
+        "                                  None, faults_seen[-1] if faults_seen else None) from None\n"
+        "        except ValueError as exc:",
+        ("tests/test_gate_service.py::test_a_timed_out_proposal_retried_with_the_plan_id_from_gateunavailable_gets_one_"
+         "permit",
+         "tests/test_client.py::test_gateunavailable_carries_the_plan_id_propose_generated_so_the_caller_can_retry_with_it")),
+    Mutation(
+        "issuer_counts_a_late_answered_write_expired",
+        "the permit issuer counts a write that landed as `written` even when Redis's answer came late (after the gate "
+        "gave up on it), as Redis holds it; docs/monitoring.md says so",
+        "actors/permit_issuer.py",
+        "            self._requests[result](count)\n",
+        "            self._requests[\"expired\" if result == \"written\" and time.perf_counter() - started > 0.5 else "
+        "result](count)\n",
+        ("tests/test_deadline_overload_review.py::test_an_issuer_answer_that_came_after_the_gate_gave_up_is_counted_as_the_"
+         "issuer_did_and_the_monitoring_page_says_so",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
