@@ -514,10 +514,18 @@ def test_stopping_the_state_writer_raises_its_staleness_alerts_pending_then_firi
     wait_for(lambda: not STALENESS_ALERTS & set(monitored.active_alerts()), 30,
              "the staleness alerts resolved after the state writer started again", interval_s=0.2)
     # Not ClustergateActorRestarting: this stop and start is a start its cut window (RESTART_WINDOW) counts with
-    # the restarts of the tests before (a topology changed and put back by `up`).
-    firing = monitored.query(
-        f'ALERTS{{alertstate="firing",job="state_writer",alertname!="{RESTART_ALERT[0]}"}}')["data"]["result"]
-    assert firing == [], firing
+    # the restarts of the tests before (a topology changed and put back by `up`). Nothing else stays firing: under
+    # these rules every `for:` is FOR_S (4 s; P27CorrNotReady's is 15m as shipped), so the restarted writer, not
+    # ready until its first state from the clusterer, can fire it for a moment on a loaded host (CI, eight workers).
+    left: list = []
+
+    def nothing_else_firing() -> bool:
+        left[:] = monitored.query(
+            f'ALERTS{{alertstate="firing",job="state_writer",alertname!="{RESTART_ALERT[0]}"}}')["data"]["result"]
+        return not left
+
+    wait_for(nothing_else_firing, 30, "no other alert of the state writer firing once it runs again", interval_s=0.2)
+    assert left == [], left
 
 
 def test_a_writer_that_gets_no_new_state_raises_p27_updates_stalled_pending_then_firing_and_it_resolves(
