@@ -265,13 +265,6 @@ def refuses_the_password(exc: BaseException) -> bool:
     return password_refused(exc) or (redis_py is not None and isinstance(exc, redis_py.AuthenticationError))
 
 
-def has_no_password(refusal: str) -> bool:
-    """Whether Redis's refusal of a password (its words, Redis 5's or later's) says it has none: the fix is to give
-    none, not another (launcher.resp.has_no_password)."""
-    from launcher.resp import has_no_password as says_none  # (only on a failure, as refuses_the_password)
-    return says_none(refusal)
-
-
 class PasswordRefusalLog:
     """Redis refusing an actor's password (a wrong one, one rotated on the server, one given to a Redis without any,
     none to a Redis that needs one), which no retry fixes: said once when it starts (`redis_password_refused`, Redis's
@@ -296,11 +289,11 @@ class PasswordRefusalLog:
         it); any other error is the caller's to log."""
         if not refuses_the_password(exc):
             return False
+        from launcher.resp import has_no_password, password_hint  # (only on a failure, as refuses_the_password)
         now = self.clock()
         self.failed += counted
         env, error = self.redis.password_env, error_text(exc)
         if env and f"${env}" not in error:  # Redis's own words (NOAUTH to a call): the variable added
-            from launcher.resp import password_hint
             error += password_hint(error, self.redis.password, env)
         before, self.error = self.error, error  # (a reminder carries Redis's latest words)
         if self.since is None or has_no_password(error) != has_no_password(before):  # begun, or another fix:

@@ -285,8 +285,7 @@ def test_a_password_given_to_a_redis_without_one_is_told_to_unset_it_in_redis_5_
     words, so Redis 5's was told `set it to this Redis's password`, which no password fixes, and a password removed
     from a Redis 5 while a refusal lasted went unsaid. Both wordings give the same hint (the tools' auth_refusal
     already knew both)."""
-    from actors.runtime import has_no_password
-    from launcher.resp import HandshakeRefused, password_hint
+    from launcher.resp import HandshakeRefused, has_no_password, password_hint
     assert password_hint(refusal, "opsauth-secret", "DESK_REDIS_PASSWORD") == (
         " (the password given is $DESK_REDIS_PASSWORD's: this Redis has none)")
     assert has_no_password(refusal)
